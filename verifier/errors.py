@@ -1,0 +1,151 @@
+"""One error root for all of sealgate.
+
+Every error sealgate raises on purpose is a :class:`SealgateError`. Each subclass carries a short machine
+``code`` (used in JSON output, metrics and admission denials) and a human ``diagnostics()`` text; the CLI
+catches only the root, prints the diagnostics on one line and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "BlobTooLargeError",
+    "ConfigError",
+    "DigestMismatchError",
+    "InvalidDigestError",
+    "InvalidReferenceError",
+    "KeyFileError",
+    "LimitExceededError",
+    "ManifestUnknownError",
+    "NoSignaturesError",
+    "PasswordError",
+    "PayloadInvalidError",
+    "RegistryError",
+    "RegistryProtocolError",
+    "RegistryUnauthorizedError",
+    "RegistryUnavailableError",
+    "SealgateError",
+    "SignatureInvalidError",
+    "UsageError",
+    "VerificationError",
+]
+
+
+class SealgateError(Exception):
+    """Root of every deliberate sealgate error."""
+
+    code: ClassVar[str] = "ERROR"
+    #: process exit code the CLI uses for this error
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """One human line (plus a hint line when there is one)."""
+        return self.message if self.hint is None else f"{self.message}\nhint: {self.hint}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- usage and configuration (exit 2) -------------------------------------------------------------------
+
+
+class UsageError(SealgateError):
+    code = "USAGE"
+    exit_code = 2
+
+
+class ConfigError(SealgateError):
+    code = "CONFIG_INVALID"
+    exit_code = 2
+
+
+class InvalidReferenceError(UsageError):
+    code = "REFERENCE_INVALID"
+
+
+class InvalidDigestError(UsageError):
+    code = "DIGEST_INVALID"
+
+
+class KeyFileError(ConfigError):
+    """A key file that cannot be read, parsed or used."""
+
+    code = "KEY_INVALID"
+
+
+class PasswordError(KeyFileError):
+    """The password does not decrypt the private key (or none could be obtained)."""
+
+    code = "KEY_PASSWORD"
+
+
+# --- registry (exit 1) ----------------------------------------------------------------------------------
+
+
+class RegistryError(SealgateError):
+    code = "REGISTRY_ERROR"
+
+
+class RegistryUnavailableError(RegistryError):
+    """Connection refused, timeouts, TLS failures, 5xx/429 after retries."""
+
+    code = "REGISTRY_UNAVAILABLE"
+
+
+class RegistryUnauthorizedError(RegistryError):
+    code = "REGISTRY_UNAUTHORIZED"
+
+
+class ManifestUnknownError(RegistryError):
+    """404 for a manifest or blob."""
+
+    code = "NOT_FOUND"
+
+
+class RegistryProtocolError(RegistryError):
+    """The registry answered something that does not follow the distribution spec."""
+
+    code = "REGISTRY_PROTOCOL"
+
+
+class DigestMismatchError(RegistryError):
+    """Content fetched does not hash to the digest it was fetched by."""
+
+    code = "DIGEST_MISMATCH"
+
+
+class LimitExceededError(RegistryError):
+    """A configured limit (see :class:`verifier.limits.Limits`) was hit."""
+
+    code = "LIMIT_EXCEEDED"
+
+
+class BlobTooLargeError(LimitExceededError):
+    code = "SIZE_LIMIT"
+
+
+# --- verification (exit 1) ------------------------------------------------------------------------------
+
+
+class VerificationError(SealgateError):
+    code = "VERIFICATION_FAILED"
+
+
+class NoSignaturesError(VerificationError):
+    code = "NO_SIGNATURES"
+
+
+class SignatureInvalidError(VerificationError):
+    code = "SIGNATURE_INVALID"
+
+
+class PayloadInvalidError(VerificationError):
+    """A signature payload that is not a well-formed simple-signing document."""
+
+    code = "PAYLOAD_INVALID"
