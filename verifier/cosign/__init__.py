@@ -1,0 +1,82 @@
+"""cosign-compatible keys, signing and verification of container images.
+
+>>> from verifier.cosign import NamedKey, load_public_key, verify_image
+>>> from verifier.oci import Reference, RegistryClient
+>>> async def check(pem: bytes) -> bool:  # doctest: +SKIP
+...     async with RegistryClient() as client:
+...         key = NamedKey("ci", load_public_key(pem))
+...         result = await verify_image(client, Reference.parse("ghcr.io/org/app:1.0"), [key])
+...         return result.verified
+"""
+
+from verifier.cosign._crypto import sign_bytes, signature_scheme, verify_bytes
+from verifier.cosign._keys import (
+    ACCEPTED_SCRYPT_N,
+    COSIGN_PRIVATE_KEY_LABEL,
+    SIGSTORE_PRIVATE_KEY_LABEL,
+    SigningKey,
+    VerifyingKey,
+    encrypt_private_key,
+    generate_signing_key,
+    key_id,
+    load_private_key,
+    load_public_key,
+    public_key_pem,
+    read_key_file,
+)
+from verifier.cosign._layout import (
+    SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING_MEDIA_TYPE,
+    SignatureLayer,
+    attachment_tag,
+    build_signature_config,
+    build_signature_manifest,
+    parse_signature_manifest,
+)
+from verifier.cosign._password import password_from_env_or_prompt
+from verifier.cosign._payload import SIMPLE_SIGNING_TYPE, SimpleSigningPayload, build_simple_signing_payload
+from verifier.cosign._sign import SignedImage, attach_signature, sign_image
+from verifier.cosign._verify import (
+    ImageVerification,
+    NamedKey,
+    SignatureCheck,
+    check_simple_signature,
+    verify_image,
+)
+
+__all__ = [
+    "ACCEPTED_SCRYPT_N",
+    "COSIGN_PRIVATE_KEY_LABEL",
+    "SIGSTORE_PRIVATE_KEY_LABEL",
+    "SIMPLE_SIGNING_TYPE",
+    "signature_scheme",
+    "SIGNATURE_ANNOTATION",
+    "SIMPLE_SIGNING_MEDIA_TYPE",
+    "ImageVerification",
+    "NamedKey",
+    "SignatureCheck",
+    "SignatureLayer",
+    "SignedImage",
+    "SigningKey",
+    "SimpleSigningPayload",
+    "VerifyingKey",
+    "attach_signature",
+    "attachment_tag",
+    "build_signature_config",
+    "build_signature_manifest",
+    "build_simple_signing_payload",
+    "check_simple_signature",
+    "encrypt_private_key",
+    "generate_signing_key",
+    "key_id",
+    "load_private_key",
+    "load_public_key",
+    "parse_signature_manifest",
+    "password_from_env_or_prompt",
+    "public_key_pem",
+    "read_key_file",
+    "sign_bytes",
+    "sign_image",
+    "verify_bytes",
+    "verify_image",
+]

@@ -1,0 +1,15 @@
+"""Fixtures for the OCI client tests: a fault-injecting loopback registry and fast limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.faultregistry import FaultRegistry
+
+
+@pytest.fixture
+def registry() -> Iterator[FaultRegistry]:
+    with FaultRegistry() as reg:
+        yield reg

@@ -1,0 +1,463 @@
+"""One HTTP exchange with a registry: scheme policy, TLS, auth and token cache, retries, size caps.
+
+Everything httpx raises is turned into a :mod:`verifier.errors` class here; nothing above this module
+sees an httpx exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import functools
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import certifi
+import httpx
+import orjson
+
+from verifier.errors import (
+    BlobTooLargeError,
+    ConfigError,
+    LimitExceededError,
+    RegistryProtocolError,
+    RegistryUnauthorizedError,
+    RegistryUnavailableError,
+)
+
+from ._auth import Challenge, Credentials, CredentialStore, parse_challenges
+from ._config import RegistryConfig
+
+__all__ = ["Ask", "RegistryTransport", "Response", "registry_detail"]
+
+_logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: bytes read from an error answer or a token answer
+_SMALL_BODY = 64 * 1024
+#: tokens without ``expires_in`` live this long (distribution token spec)
+_DEFAULT_TOKEN_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What a request is for: used for auth scope, credentials lookup and every error message."""
+
+    registry: str  # as in the reference ("docker.io"), the credentials key
+    host: str  # host[:port] the API lives on
+    repository: str
+    what: str  # "manifest 127.0.0.1:5000/app:1.0"
+    push: bool = False
+
+    @property
+    def scope(self) -> str:
+        return f"repository:{self.repository}:{'pull,push' if self.push else 'pull'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: httpx.URL
+
+
+class _Transient(Exception):
+    """A connection-level failure worth retrying on an idempotent request."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _clean(text: str, limit: int = 160) -> str:
+    """Registry-supplied text made safe for one log/denial line."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def registry_detail(body: bytes) -> str:
+    """``", CODE: message"`` from a distribution error body, or ``""``."""
+    try:
+        data = orjson.loads(body)
+        first = data["errors"][0]
+        code, message = str(first.get("code", "")), str(first.get("message", ""))
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+        return ""
+    text = _clean(f"{code}: {message}" if message else code)
+    return f", {text}" if text else ""
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "read timeout"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed before the response was complete"
+    if isinstance(exc, httpx.ConnectError):
+        detail = _clean(str(exc), 120)
+        return f"connection failed ({detail})" if detail else "connection failed"
+    return _clean(f"{type(exc).__name__}: {exc}", 120)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (delta-seconds or HTTP date); ``None`` when absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _netloc(url: httpx.URL) -> str:
+    host = url.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{url.port}" if url.port is not None else host
+
+
+@functools.cache
+def _default_tls_context() -> ssl.SSLContext:
+    """The system-independent default (certifi roots), built once: loading it costs tens of milliseconds."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _usable_token(token: str) -> bool:
+    return bool(token) and token.isascii() and token.isprintable() and " " not in token
+
+
+def _basic(creds: Credentials) -> str:
+    raw = f"{creds.username}:{creds.password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class RegistryTransport:
+    """Sends requests for :class:`RegistryClient`; owns the httpx client, token cache and counters."""
+
+    def __init__(
+        self,
+        config: RegistryConfig,
+        credentials: CredentialStore,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.request_count = 0
+        self._credentials = credentials
+        self._creds: dict[str, Credentials | None] = {}
+        self._challenges: dict[str, Challenge] = {}
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._token_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        limits = config.limits
+        timeout = httpx.Timeout(
+            connect=limits.connect_timeout,
+            read=limits.read_timeout,
+            write=limits.read_timeout,
+            pool=limits.connect_timeout,
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            verify=self._tls_context(config.ca_bundle),
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": config.user_agent},
+        )
+
+    @staticmethod
+    def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+        if ca_bundle is None:
+            return _default_tls_context()
+        context = ssl.create_default_context(cafile=certifi.where())
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load CA bundle {ca_bundle}: {exc}") from None
+        return context
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def api_url(self, host: str, path: str) -> httpx.URL:
+        return httpx.URL(f"{self.config.scheme_for(host)}://{host}{path}")
+
+    def check_url(self, url: httpx.URL, ask: Ask, purpose: str) -> None:
+        """Refuse non-HTTP(S) URLs and plain HTTP to hosts that must use TLS."""
+        if url.scheme == "https" or (url.scheme == "http" and self.config.plain_http_allowed(_netloc(url))):
+            return
+        raise RegistryProtocolError(
+            f"{ask.what}: registry {ask.host} sent a {purpose} URL {_clean(str(url), 120)!r} "
+            "that is not https (plain http is only allowed for loopback and insecure hosts)"
+        )
+
+    async def credentials(self, registry: str) -> Credentials | None:
+        if registry not in self._creds:
+            self._creds[registry] = await asyncio.to_thread(self._credentials.get, registry)
+        return self._creds[registry]
+
+    # --- the request loop ------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        ask: Ask,
+        method: str,
+        url: httpx.URL,
+        *,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        idempotent: bool = True,
+        max_bytes: int | None = None,
+        follow_redirects: bool = False,
+        authenticate: bool = True,
+    ) -> Response:
+        """Send one logical request: auth on 401, retries on 429/5xx/connection errors, redirects, caps.
+
+        Returns the final response whatever its status (except 401 after authenticating, and
+        retryable statuses once retries are exhausted, which raise).
+        """
+        tries = 0
+        redirects = 0
+        auth_retried = False
+        while True:
+            send_headers = dict(headers or {})
+            on_registry = authenticate and _netloc(url) == ask.host.lower()
+            if on_registry:
+                authorization = await self._authorization(ask)
+                if authorization is not None:
+                    send_headers["Authorization"] = authorization
+            try:
+                response = await self._send_once(method, url, send_headers, content, ask, max_bytes)
+            except _Transient as exc:
+                tries += 1
+                if idempotent and tries <= self.limits.retries:
+                    await self._pause(ask, exc.reason, self._backoff(tries))
+                    continue
+                raise RegistryUnavailableError(
+                    f"registry {ask.host} unavailable: {exc.reason} after {tries} "
+                    f"attempt{'s' if tries != 1 else ''} ({ask.what})"
+                ) from None
+            status = response.status
+            if status == 401 and on_registry:
+                await self._on_unauthorized(ask, response, auth_retried)
+                auth_retried = True
+                continue
+            if status in RETRY_STATUSES:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                if retry_after is not None and retry_after > self.limits.max_retry_after:
+                    raise RegistryUnavailableError(
+                        f"registry {ask.host} unavailable: HTTP {status} asks to retry after "
+                        f"{retry_after:.0f}s, above the {self.limits.max_retry_after:g}s limit ({ask.what})"
+                    )
+                tries += 1
+                if idempotent and tries <= self.limits.retries:
+                    delay = retry_after if retry_after is not None else self._backoff(tries)
+                    await self._pause(ask, f"HTTP {status}", delay)
+                    continue
+                raise RegistryUnavailableError(
+                    f"registry {ask.host} unavailable: HTTP {status} after {tries} "
+                    f"attempt{'s' if tries != 1 else ''} ({ask.what}{registry_detail(response.body)})"
+                )
+            if follow_redirects and status in REDIRECT_STATUSES:
+                location = response.headers.get("location")
+                if not location:
+                    raise RegistryProtocolError(f"{ask.what}: HTTP {status} redirect without a Location")
+                redirects += 1
+                if redirects > self.limits.max_redirects:
+                    raise LimitExceededError(
+                        f"{ask.what}: more than {self.limits.max_redirects} redirects from registry {ask.host}"
+                    )
+                try:
+                    url = url.join(location)
+                except httpx.InvalidURL:
+                    raise RegistryProtocolError(f"{ask.what}: invalid redirect Location header") from None
+                self.check_url(url, ask, "redirect")
+                if status == 303:
+                    method, content = "GET", None
+                continue
+            return response
+
+    def _backoff(self, tries: int) -> float:
+        return float(self.limits.backoff_base * (2 ** (tries - 1)))
+
+    async def _pause(self, ask: Ask, reason: str, delay: float) -> None:
+        _logger.debug("retrying %s on %s after %s in %.3fs", ask.what, ask.host, reason, delay)
+        await asyncio.sleep(delay)
+
+    async def _send_once(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+        ask: Ask,
+        max_bytes: int | None,
+    ) -> Response:
+        self.request_count += 1
+        _logger.debug("%s %s", method, url)
+        try:
+            request = self._http.build_request(method, url, headers=headers, content=content)
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise _Transient(_describe(exc)) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise RegistryProtocolError(f"{ask.what}: cannot send request: {_clean(str(exc))}") from None
+        try:
+            if method == "HEAD" or response.status_code in REDIRECT_STATUSES:
+                body = b""
+            elif response.status_code >= 300:
+                body = await self._read(response, ask, _SMALL_BODY, truncate=True)
+            else:
+                body = await self._read(response, ask, max_bytes, truncate=False)
+        except httpx.TransportError as exc:
+            raise _Transient(_describe(exc)) from None
+        except httpx.HTTPError as exc:
+            raise RegistryProtocolError(f"{ask.what}: unreadable response body: {_clean(str(exc))}") from None
+        finally:
+            await response.aclose()
+        return Response(response.status_code, response.headers, body, url)
+
+    @staticmethod
+    async def _read(response: httpx.Response, ask: Ask, cap: int | None, *, truncate: bool) -> bytes:
+        length = response.headers.get("content-length")
+        if cap is not None and not truncate and length is not None and length.isdigit() and int(length) > cap:
+            raise BlobTooLargeError(f"{ask.what} is {int(length)} bytes (Content-Length), above the {cap}-byte limit")
+        buffer = bytearray()
+        async for chunk in response.aiter_bytes():
+            buffer += chunk
+            if cap is not None and len(buffer) > cap:
+                if truncate:
+                    return bytes(buffer[:cap])
+                raise BlobTooLargeError(f"{ask.what} is larger than the {cap}-byte limit (stopped reading)")
+        return bytes(buffer)
+
+    # --- authentication -----------------------------------------------------------------------------
+
+    async def unauthorized(
+        self, ask: Ask, status: int, detail: str = "", *, after_auth: bool = False
+    ) -> RegistryUnauthorizedError:
+        """The ``RegistryUnauthorizedError`` for a refused request, saying whether credentials were found."""
+        creds = await self.credentials(ask.registry)
+        found = "credentials were found" if creds is not None else "no credentials were found"
+        how = " after authenticating" if after_auth else ""
+        return RegistryUnauthorizedError(
+            f"registry {ask.registry} refused {ask.what} (HTTP {status}{how}{detail}); {found} for {ask.registry}",
+            hint=None if creds is not None else f"log in with `docker login {ask.registry}`",
+        )
+
+    async def _on_unauthorized(self, ask: Ask, response: Response, auth_retried: bool) -> None:
+        detail = registry_detail(response.body)
+        if auth_retried:
+            raise await self.unauthorized(ask, 401, detail, after_auth=True)
+        challenge = parse_challenges(response.headers.get_list("www-authenticate"))
+        if challenge is None:
+            raise RegistryUnauthorizedError(
+                f"registry {ask.host} refused {ask.what} (HTTP 401) without a usable WWW-Authenticate challenge"
+            )
+        self._challenges[ask.host] = challenge
+        self._tokens.pop((ask.host, ask.scope), None)
+        if challenge.scheme == "basic":
+            creds = await self.credentials(ask.registry)
+            if creds is None or not creds.has_basic:
+                raise RegistryUnauthorizedError(
+                    f"registry {ask.registry} requires basic authentication for {ask.what} and no "
+                    f"credentials were found for {ask.registry}",
+                    hint=f"log in with `docker login {ask.registry}`",
+                )
+
+    async def _authorization(self, ask: Ask) -> str | None:
+        challenge = self._challenges.get(ask.host)
+        if challenge is None:
+            return None
+        creds = await self.credentials(ask.registry)
+        if challenge.scheme == "basic":
+            return _basic(creds) if creds is not None and creds.has_basic else None
+        if creds is not None and creds.registry_token:
+            return f"Bearer {creds.registry_token}"
+        key = (ask.host, ask.scope)
+        cached = self._tokens.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        lock = self._token_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(key)
+            if cached is not None and cached[1] > time.monotonic():
+                return cached[0]
+            token, lifetime = await self._fetch_token(ask, challenge, creds)
+            value = f"Bearer {token}"
+            # renew a little early so a token does not expire between cache check and use
+            self._tokens[key] = (value, time.monotonic() + max(1.0, lifetime * 0.9))
+            return value
+
+    async def _fetch_token(self, ask: Ask, challenge: Challenge, creds: Credentials | None) -> tuple[str, float]:
+        realm = challenge.realm or ""
+        try:
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            raise RegistryProtocolError(f"registry {ask.host} sent an invalid token realm {_clean(realm)!r}") from None
+        self.check_url(url, ask, "token realm")
+        params = {"scope": ask.scope}
+        if challenge.service:
+            params["service"] = challenge.service
+        token_ask = Ask(ask.registry, _netloc(url), ask.repository, f"token for {ask.what}", ask.push)
+        headers: dict[str, str] = {}
+        content: bytes | None = None
+        method = "GET"
+        if creds is not None and creds.identity_token:
+            method = "POST"
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "client_id": "sealgate",
+            }
+            content = urlencode({**form, **params}).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            url = url.copy_merge_params(params)
+            if creds is not None and creds.has_basic:
+                headers["Authorization"] = _basic(creds)
+        response = await self.request(
+            token_ask,
+            method,
+            url,
+            headers=headers,
+            content=content,
+            max_bytes=_SMALL_BODY,
+            authenticate=False,
+        )
+        if response.status in (401, 403):
+            raise await self.unauthorized(ask, response.status, f" at token server {token_ask.host}")
+        if response.status != 200:
+            raise RegistryProtocolError(
+                f"token server {token_ask.host} answered HTTP {response.status} for {ask.what}"
+                f"{registry_detail(response.body)}"
+            )
+        try:
+            data = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            raise RegistryProtocolError(f"token server {token_ask.host} answered non-JSON for {ask.what}")
+        token = data.get("token") or data.get("access_token")
+        if not isinstance(token, str) or not _usable_token(token):
+            raise RegistryProtocolError(f"token server {token_ask.host} answered without a usable token for {ask.what}")
+        expires = data.get("expires_in")
+        lifetime = _DEFAULT_TOKEN_SECONDS
+        if isinstance(expires, int | float) and not isinstance(expires, bool) and expires > 0:
+            lifetime = float(expires)
+        _logger.debug("got token for %s scope %s valid %.0fs", ask.host, ask.scope, lifetime)
+        return token, lifetime
