@@ -92,8 +92,8 @@ def signature_repository() -> Reference | None:
 
 
 def load_signing_key(path: str) -> SigningKey:
-    return load_private_key(read_key_file(path), lambda: password_from_env_or_prompt(stdin=sys.stdin))
+    return load_private_key(read_key_file(path), lambda: password_from_env_or_prompt(stdin=sys.stdin), source=path)
 
 
 def load_verifying_keys(paths: Sequence[str]) -> list[NamedKey]:
-    return [NamedKey(Path(p).name, load_public_key(read_key_file(p))) for p in paths]
+    return [NamedKey(Path(p).name, load_public_key(read_key_file(p), source=p)) for p in paths]
