@@ -21,6 +21,7 @@ __all__ = [
     "NoSignaturesError",
     "PasswordError",
     "PayloadInvalidError",
+    "PolicyError",
     "RegistryError",
     "RegistryProtocolError",
     "RegistryUnauthorizedError",
@@ -63,6 +64,23 @@ class UsageError(SealgateError):
 class ConfigError(SealgateError):
     code = "CONFIG_INVALID"
     exit_code = 2
+
+
+class PolicyError(ConfigError):
+    """Policy files that cannot be used; ``problems`` holds every one found, each naming file, document and field."""
+
+    code = "POLICY_INVALID"
+
+    def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
+        self.problems = list(problems) or ["invalid policy configuration"]
+        more = len(self.problems) - 1
+        first = self.problems[0]
+        super().__init__(first if not more else f"{first} (and {more} more)", hint=hint)
+
+    def diagnostics(self) -> str:
+        """Every problem, one per line (plus a hint line when there is one)."""
+        text = "\n".join(self.problems)
+        return text if self.hint is None else f"{text}\nhint: {self.hint}"
 
 
 class InvalidReferenceError(UsageError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from verifier.cosign import (
@@ -52,10 +52,11 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def registry_client(args: argparse.Namespace) -> RegistryClient:
-    insecure = set(args.insecure_registry)
-    insecure |= {h for h in os.environ.get("SEALGATE_INSECURE_REGISTRIES", "").split(",") if h}
-    config = RegistryConfig(insecure=frozenset(insecure), ca_bundle=args.ca_bundle, docker_config=args.docker_config)
+def registry_client(args: argparse.Namespace, *, insecure: Iterable[str] = ()) -> RegistryClient:
+    """A client configured by the registry options (plus ``insecure`` hosts, e.g. from policy settings)."""
+    hosts = set(args.insecure_registry) | set(insecure)
+    hosts |= {h for h in os.environ.get("SEALGATE_INSECURE_REGISTRIES", "").split(",") if h}
+    config = RegistryConfig(insecure=frozenset(hosts), ca_bundle=args.ca_bundle, docker_config=args.docker_config)
     if args.ca_bundle and not Path(args.ca_bundle).is_file():
         raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
     if args.registry_username:

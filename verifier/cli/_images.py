@@ -29,8 +29,10 @@ from verifier.cosign import (
     sign_image,
     verify_image,
 )
+from verifier.engine import Decision, Engine
 from verifier.errors import UsageError
 from verifier.oci import Reference
+from verifier.policy import load_policy_files
 
 __all__ = ["register"]
 
@@ -87,15 +89,25 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="verify an image's key-based signatures",
         description="Check the signatures attached to IMAGE: each must verify over its payload with --key, name "
         "the image's digest and repository, and carry every -a annotation. Exit 0 when at least one signature "
-        "verifies, 1 when none does, 2 for usage or configuration errors.",
+        "verifies, 1 when none does, 2 for usage or configuration errors. With --policy instead of --key, IMAGE "
+        "is judged by the policies exactly as the admission webhook judges it (exit 0 allowed or warned, 1 denied).",
     )
     verify.add_argument("image", metavar="IMAGE")
-    verify.add_argument(
+    trust = verify.add_mutually_exclusive_group(required=True)
+    trust.add_argument(
         "--key",
-        required=True,
         action="append",
         metavar="FILE",
         help="public key (PEM); repeat to accept any of several keys",
+    )
+    trust.add_argument(
+        "--policy",
+        action="append",
+        metavar="FILE_OR_DIR",
+        help="judge IMAGE by these policy files (as the webhook does); repeatable",
+    )
+    verify.add_argument(
+        "--namespace", metavar="NS", help="with --policy: the namespace the image would run in (selection, exemptions)"
     )
     verify.add_argument(
         "-a",
@@ -174,6 +186,8 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.policy:
+        return _verify_by_policy(args)
     ref = Reference.parse(args.image)
     annotations = annotations_from(args.annotation)
     keys = load_verifying_keys(args.key)
@@ -209,3 +223,31 @@ def _print_verification(result: ImageVerification) -> None:
         print(f"  {mark} {check.layer}: {check.reason}")
     verdict = "VERIFIED" if result.verified else "NOT VERIFIED"
     print(f"{verdict}: {result.reason()}")
+
+
+def _verify_by_policy(args: argparse.Namespace) -> int:
+    if args.annotation or args.skip_reference_check:
+        raise UsageError("-a and --skip-reference-check go with --key; policies say what they require")
+    policies = load_policy_files(args.policy)
+
+    async def run() -> Decision:
+        async with registry_client(args, insecure=policies.settings.insecure_registries) as client:
+            return await Engine(policies, client).decide(args.image, namespace=args.namespace)
+
+    decision = asyncio.run(run())
+    if args.output == "json":
+        print(json.dumps(decision.to_dict(), indent=2))
+    else:
+        _print_decision(decision)
+    return 0 if decision.allowed else 1
+
+
+def _print_decision(decision: Decision) -> None:
+    print(f"Decision for {decision.reference or decision.image}: {decision.outcome.value.upper()}")
+    if decision.resolved_from_tag is not None and decision.digest is not None:
+        print(f"  tag {decision.resolved_from_tag!r} resolved to {decision.digest}")
+    if not decision.results:
+        print(f"  {decision.reason}")
+    for result in decision.results:
+        mark = "PASS" if result.passed else "FAIL"
+        print(f'  {mark} policy "{result.policy}" ({result.mode}): {result.reason}')

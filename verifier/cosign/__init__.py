@@ -37,10 +37,13 @@ from verifier.cosign._password import password_from_env_or_prompt
 from verifier.cosign._payload import SIMPLE_SIGNING_TYPE, SimpleSigningPayload, build_simple_signing_payload
 from verifier.cosign._sign import SignedImage, attach_signature, sign_image
 from verifier.cosign._verify import (
+    FetchedSignatures,
     ImageVerification,
     NamedKey,
     SignatureCheck,
+    check_signatures,
     check_simple_signature,
+    fetch_signatures,
     verify_image,
 )
 
@@ -52,6 +55,7 @@ __all__ = [
     "signature_scheme",
     "SIGNATURE_ANNOTATION",
     "SIMPLE_SIGNING_MEDIA_TYPE",
+    "FetchedSignatures",
     "ImageVerification",
     "NamedKey",
     "SignatureCheck",
@@ -65,8 +69,10 @@ __all__ = [
     "build_signature_config",
     "build_signature_manifest",
     "build_simple_signing_payload",
+    "check_signatures",
     "check_simple_signature",
     "encrypt_private_key",
+    "fetch_signatures",
     "generate_signing_key",
     "key_id",
     "load_private_key",

@@ -34,10 +34,13 @@ from verifier.errors import (
 from verifier.oci import DOCKER_MANIFEST, OCI_MANIFEST, Digest, Reference, RegistryClient
 
 __all__ = [
+    "FetchedSignatures",
     "ImageVerification",
     "NamedKey",
     "SignatureCheck",
+    "check_signatures",
     "check_simple_signature",
+    "fetch_signatures",
     "verify_image",
 ]
 
@@ -205,9 +208,16 @@ async def _fetch_payload(client: RegistryClient, repository: Reference, layer: S
     return await client.get_blob(repository, layer.descriptor.digest, max_bytes=limit)
 
 
-async def _signature_layers(
-    client: RegistryClient, repository: Reference, digest: Digest
-) -> list[tuple[SignatureLayer, bytes | SealgateError]]:
+#: signature layers of one image with, for each, its payload bytes or why it could not be fetched
+FetchedSignatures = list[tuple[SignatureLayer, bytes | SealgateError]]
+
+
+async def fetch_signatures(client: RegistryClient, repository: Reference, digest: Digest) -> FetchedSignatures:
+    """The simple-signing layers at ``<repository>:<alg>-<hex>.sig`` with their payloads, fetched in parallel.
+
+    Raises :class:`NoSignaturesError` when there are none; registry failures propagate as ``RegistryError``.
+    A payload that fails its own fetch (too large, digest mismatch) is returned as the error, per layer.
+    """
     tag_ref = repository.with_tag(attachment_tag(digest))
     try:
         manifest = await client.get_manifest(tag_ref, accept=(OCI_MANIFEST, DOCKER_MANIFEST))
@@ -220,7 +230,7 @@ async def _signature_layers(
     fetched = await asyncio.gather(
         *(_fetch_payload(client, repository, layer) for layer in wanted), return_exceptions=True
     )
-    results: list[tuple[SignatureLayer, bytes | SealgateError]] = []
+    results: FetchedSignatures = []
     for layer, outcome in zip(wanted, fetched, strict=True):
         if isinstance(outcome, BaseException) and not isinstance(outcome, SealgateError):
             raise outcome
@@ -246,24 +256,29 @@ async def verify_image(
         if digest is None:
             digest, resolved = (await client.resolve(ref)).digest, ref.tag
         image = ref.with_digest(digest)
-        found = await _signature_layers(client, signature_repository or ref, digest)
+        found = await fetch_signatures(client, signature_repository or ref, digest)
     except (RegistryError, NoSignaturesError) as exc:
         _logger.debug("verification of %s stopped: %s", ref, exc)
         return ImageVerification(ref if digest is None else ref.with_digest(digest), digest, resolved, error=exc)
-    checks = []
-    for layer, outcome in found:
-        if isinstance(outcome, SealgateError):
-            checks.append(SignatureCheck(str(layer.descriptor.digest), outcome.code, outcome.message))
-        else:
-            checks.append(
-                check_simple_signature(
-                    layer,
-                    outcome,
-                    keys,
-                    image,
-                    digest,
-                    annotations=annotations,
-                    check_reference=check_reference,
-                )
-            )
-    return ImageVerification(image, digest, resolved, tuple(checks))
+    checks = check_signatures(found, keys, image, digest, annotations=annotations, check_reference=check_reference)
+    return ImageVerification(image, digest, resolved, checks)
+
+
+def check_signatures(
+    found: FetchedSignatures,
+    keys: Sequence[NamedKey],
+    image: Reference,
+    digest: Digest,
+    *,
+    annotations: Mapping[str, str] | None = None,
+    check_reference: bool = True,
+) -> tuple[SignatureCheck, ...]:
+    """Judge every fetched layer against ``keys`` (pure: no I/O)."""
+    return tuple(
+        SignatureCheck(str(layer.descriptor.digest), outcome.code, outcome.message)
+        if isinstance(outcome, SealgateError)
+        else check_simple_signature(
+            layer, outcome, keys, image, digest, annotations=annotations, check_reference=check_reference
+        )
+        for layer, outcome in found
+    )

@@ -1,0 +1,26 @@
+"""The engine: the only place sealgate decides whether an image may run.
+
+>>> from verifier.engine import Engine
+>>> from verifier.oci import RegistryClient
+>>> from verifier.policy import load_policy_files
+>>> async def check(image: str) -> bool:  # doctest: +SKIP
+...     async with RegistryClient() as client:
+...         engine = Engine(load_policy_files(["policies/"]), client)
+...         decision = await engine.decide(image, namespace="prod")
+...         return decision.allowed
+"""
+
+from verifier.engine._cache import SingleFlight, TTLCache
+from verifier.engine._decision import Decision, Outcome, PolicyResult
+from verifier.engine._engine import Engine, EngineStats, NamespaceLabels
+
+__all__ = [
+    "Decision",
+    "Engine",
+    "EngineStats",
+    "NamespaceLabels",
+    "Outcome",
+    "PolicyResult",
+    "SingleFlight",
+    "TTLCache",
+]

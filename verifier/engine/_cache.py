@@ -1,0 +1,81 @@
+"""A bounded TTL cache and a singleflight group: the two pieces that make repeat admissions cheap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["SingleFlight", "TTLCache"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TTLCache(Generic[K, V]):
+    """Least-recently-used cache whose entries each carry their own expiry time.
+
+    ``clock`` is injectable (monotonic seconds) so tests can move time.
+    """
+
+    def __init__(self, max_entries: int, clock: Callable[[], float]) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        self._max = max_entries
+        self._clock = clock
+        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= self._clock():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V, ttl: float) -> None:
+        if ttl <= 0:
+            self._data.pop(key, None)
+            return
+        self._data[key] = (self._clock() + ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent callers asking for the same key share one in-flight computation.
+
+    The computation runs in its own task, so a caller that is cancelled (say, by its deadline) does not cancel
+    the work the others wait for.
+    """
+
+    def __init__(self) -> None:
+        self._inflight: dict[K, asyncio.Task[V]] = {}
+
+    async def do(self, key: K, fn: Callable[[], Awaitable[V]]) -> V:
+        task = self._inflight.get(key)
+        if task is None:
+
+            async def run() -> V:
+                try:
+                    return await fn()
+                finally:
+                    self._inflight.pop(key, None)
+
+            task = asyncio.ensure_future(run())
+            self._inflight[key] = task
+        return await asyncio.shield(task)
+
+    def __len__(self) -> int:
+        return len(self._inflight)

@@ -1,0 +1,74 @@
+"""Decisions are data: what the engine found, from which every denial, warning, report and metric is rendered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Decision", "Outcome", "PolicyResult"]
+
+
+class Outcome(StrEnum):
+    ALLOW = "allow"
+    WARN = "warn"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResult:
+    """One policy's verdict on one image."""
+
+    policy: str
+    mode: str  # enforce | warn
+    passed: bool
+    code: str  # OK, or the reason code (NO_SIGNATURES, SIGNATURE_INVALID, REGISTRY_UNAVAILABLE, ...)
+    reason: str  # one human line
+    #: the authorities whose signatures verified
+    authorities: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "mode": self.mode,
+            "passed": self.passed,
+            "code": self.code,
+            "reason": self.reason,
+            "authorities": list(self.authorities),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The engine's answer for one image reference."""
+
+    image: str  # exactly as asked
+    outcome: Outcome
+    code: str  # OK, or the code of the deciding failure
+    reason: str  # one human line
+    reference: str | None = None  # normalised reference
+    digest: str | None = None
+    resolved_from_tag: str | None = None
+    results: tuple[PolicyResult, ...] = ()
+    #: every policy result came from the cache (no registry request was made)
+    cached: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is not Outcome.DENY
+
+    def failures(self, mode: str | None = None) -> list[PolicyResult]:
+        return [r for r in self.results if not r.passed and (mode is None or r.mode == mode)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "outcome": self.outcome.value,
+            "code": self.code,
+            "reason": self.reason,
+            "reference": self.reference,
+            "digest": self.digest,
+            "resolvedFromTag": self.resolved_from_tag,
+            "cached": self.cached,
+            "results": [r.to_dict() for r in self.results],
+        }

@@ -1,0 +1,282 @@
+"""The one place that decides: ``Engine.decide(image) -> Decision``.
+
+The webhook, ``sealgate verify --policy`` and (later) ``sealgate audit`` all call it, so a policy gives the
+same answer everywhere. Registries are contacted only for images that a policy matches, on hosts the
+policies' ``images`` globs name (an image reference is attacker-controlled input).
+
+Caching: a policy's verdict is cached by (repository, digest, policy hash) - for ``ttlSeconds`` when it
+passed, ``failureTtlSeconds`` when the signatures did not satisfy it; registry failures are never cached, so
+an outage ends the moment the registry is back. Concurrent requests for the same work share it
+(singleflight), and each registry gets at most ``registries.concurrency`` requests at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from verifier.cosign import FetchedSignatures, check_signatures, fetch_signatures
+from verifier.engine._cache import SingleFlight, TTLCache
+from verifier.engine._decision import Decision, Outcome, PolicyResult
+from verifier.errors import InvalidReferenceError, NoSignaturesError, RegistryError, SealgateError
+from verifier.oci import Descriptor, Digest, Reference, RegistryClient
+from verifier.policy import CompiledPolicy, PolicySet
+
+__all__ = ["Engine", "EngineStats", "NamespaceLabels"]
+
+_logger = logging.getLogger(__name__)
+
+OK = "OK"
+#: looks up a namespace's labels (the webhook asks the Kubernetes API); None when unknown
+NamespaceLabels = Callable[[str], Awaitable[Mapping[str, str] | None]]
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters the metrics endpoint exports."""
+
+    cache_hits: int = 0
+    cache_misses: int = 0
+    verifications: int = 0
+
+
+class _Unverifiable(Exception):
+    """Verification could not run at all (registry failure): the same failure for every policy."""
+
+    def __init__(self, error: SealgateError) -> None:
+        self.error = error
+
+
+class Engine:
+    """Decides whether images may run, against a compiled :class:`PolicySet`."""
+
+    def __init__(
+        self,
+        policies: PolicySet,
+        client: RegistryClient,
+        *,
+        namespace_labels: NamespaceLabels | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._namespace_labels = namespace_labels
+        self._clock = clock
+        self.stats = EngineStats()
+        self._resolving: SingleFlight[str, Descriptor] = SingleFlight()
+        self._judging: SingleFlight[tuple[str, str, str], PolicyResult] = SingleFlight()
+        self._fetching: SingleFlight[tuple[str, str], FetchedSignatures | NoSignaturesError] = SingleFlight()
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._load(policies)
+
+    def _load(self, policies: PolicySet) -> None:
+        self.policies = policies
+        size = policies.settings.cache_max_entries
+        self._verdicts: TTLCache[tuple[str, str, str], PolicyResult] = TTLCache(size, self._clock)
+        self._tags: TTLCache[str, Digest] = TTLCache(size, self._clock)
+
+    def replace_policies(self, policies: PolicySet) -> None:
+        """Swap in a new policy set (cached verdicts of unchanged policies stay valid: keys carry the hash)."""
+        verdicts, tags = self._verdicts, self._tags
+        self._load(policies)
+        self._verdicts, self._tags = verdicts, tags
+
+    # --- deciding ---------------------------------------------------------------------------------
+
+    async def decide(self, image: str, *, namespace: str | None = None) -> Decision:
+        """The decision for one image reference as written in a workload (tag or digest)."""
+        settings = self.policies.settings
+        if settings.is_exempt(namespace, image):
+            return Decision(image, Outcome.ALLOW, "EXEMPT", "exempt by settings")
+        try:
+            ref = Reference.parse(image)
+        except InvalidReferenceError as exc:
+            return Decision(image, Outcome.DENY, exc.code, exc.message)
+        if settings.is_exempt(namespace, ref):
+            return Decision(image, Outcome.ALLOW, "EXEMPT", "exempt by settings", reference=str(ref))
+        candidates = self.policies.matching(ref)
+        if namespace is not None and candidates:
+            selected = await self._in_namespace(candidates, namespace)
+            if isinstance(selected, Decision):
+                return Decision(image, selected.outcome, selected.code, selected.reason, reference=str(ref))
+            candidates = selected
+        if not candidates:
+            return self._no_match(image, ref)
+        if not self.policies.registry_allowed(ref.registry):
+            return Decision(
+                image,
+                Outcome.DENY,
+                "REGISTRY_NOT_ALLOWED",
+                f"registry {ref.registry} is not named by any policy",
+                reference=str(ref),
+            )
+        return await self._verify(image, ref, candidates)
+
+    async def decide_many(self, images: list[str], *, namespace: str | None = None) -> list[Decision]:
+        """Decisions for several images, verified in parallel (the same image twice costs one verification)."""
+        unique = list(dict.fromkeys(images))
+        decided = await asyncio.gather(*(self.decide(i, namespace=namespace) for i in unique))
+        by_image = dict(zip(unique, decided, strict=True))
+        return [by_image[i] for i in images]
+
+    async def _in_namespace(self, candidates: list[CompiledPolicy], namespace: str) -> list[CompiledPolicy] | Decision:
+        labels: Mapping[str, str] | None = None
+        if any(p.uses_namespace_labels for p in candidates):
+            if self._namespace_labels is not None:
+                try:
+                    labels = await self._namespace_labels(namespace)
+                except SealgateError as exc:
+                    _logger.debug("labels of namespace %s unavailable: %s", namespace, exc)
+            if labels is None:
+                return Decision(
+                    "",
+                    Outcome.DENY,
+                    "NAMESPACE_LABELS_UNAVAILABLE",
+                    f"labels of namespace {namespace!r} are needed by a policy but could not be read",
+                )
+        return [p for p in candidates if p.applies_to_namespace(namespace, labels)]
+
+    def _no_match(self, image: str, ref: Reference) -> Decision:
+        mode = self.policies.settings.no_match
+        reason = f"no policy matches {ref.name}"
+        outcome = {"allow": Outcome.ALLOW, "warn": Outcome.WARN}.get(mode, Outcome.DENY)
+        return Decision(image, outcome, "NO_MATCH", reason, reference=str(ref))
+
+    async def _verify(self, image: str, ref: Reference, policies: list[CompiledPolicy]) -> Decision:
+        needs_digest = [p for p in policies if p.require_digest and ref.digest is None]
+        results = [
+            PolicyResult(p.name, p.mode, False, "DIGEST_REQUIRED", "image must be referenced by digest")
+            for p in needs_digest
+        ]
+        remaining = [p for p in policies if p not in needs_digest]
+        digest, resolved_from, cached = ref.digest, None, True
+        if remaining:
+            try:
+                if digest is None:
+                    digest, cached = await self._resolve(ref)
+                    resolved_from = ref.tag
+                for policy in remaining:
+                    result, hit = await self._policy_result(ref, digest, policy)
+                    results.append(result)
+                    cached = cached and hit
+            except _Unverifiable as exc:
+                results.extend(
+                    PolicyResult(p.name, p.mode, False, exc.error.code, exc.error.message)
+                    for p in remaining
+                    if p.name not in {r.policy for r in results}
+                )
+                cached = False
+        return _decision(image, ref, digest, resolved_from, tuple(results), cached)
+
+    async def _resolve(self, ref: Reference) -> tuple[Digest, bool]:
+        key = str(ref)
+        found = self._tags.get(key)
+        if found is not None:
+            return found, True
+        try:
+            async with self._slot(ref.registry):
+                resolved = (await self._resolving.do(key, lambda: self._client.resolve(ref))).digest
+        except RegistryError as exc:
+            raise _Unverifiable(exc) from None
+        self._tags.put(key, resolved, self.policies.settings.cache_tag_ttl_seconds)
+        return resolved, False
+
+    async def _policy_result(self, ref: Reference, digest: Digest, policy: CompiledPolicy) -> tuple[PolicyResult, bool]:
+        key = (ref.name, str(digest), policy.hash)
+        found = self._verdicts.get(key)
+        if found is not None:
+            self.stats.cache_hits += 1
+            return found, True
+        self.stats.cache_misses += 1
+        return await self._judging.do(key, lambda: self._evaluate(ref, digest, policy)), False
+
+    async def _evaluate(self, ref: Reference, digest: Digest, policy: CompiledPolicy) -> PolicyResult:
+        found = await self._signatures(ref, digest)
+        result = _judge(policy, ref, digest, found)
+        settings = self.policies.settings
+        ttl = settings.cache_ttl_seconds if result.passed else settings.cache_failure_ttl_seconds
+        self._verdicts.put((ref.name, str(digest), policy.hash), result, ttl)
+        return result
+
+    async def _signatures(self, ref: Reference, digest: Digest) -> FetchedSignatures | NoSignaturesError:
+        async def fetch() -> FetchedSignatures | NoSignaturesError:
+            self.stats.verifications += 1
+            try:
+                async with self._slot(ref.registry):
+                    return await fetch_signatures(self._client, ref, digest)
+            except NoSignaturesError as exc:
+                return exc
+
+        try:
+            return await self._fetching.do((ref.name, str(digest)), fetch)
+        except RegistryError as exc:
+            raise _Unverifiable(exc) from None
+
+    def _slot(self, registry: str) -> asyncio.Semaphore:
+        slot = self._slots.get(registry)
+        if slot is None:
+            slot = self._slots[registry] = asyncio.Semaphore(self.policies.settings.registry_concurrency)
+        return slot
+
+
+def _judge(
+    policy: CompiledPolicy, ref: Reference, digest: Digest, found: FetchedSignatures | NoSignaturesError
+) -> PolicyResult:
+    """Pure: does ``found`` satisfy ``policy``'s authorities (``threshold`` distinct ones)?"""
+    if isinstance(found, NoSignaturesError):
+        return PolicyResult(policy.name, policy.mode, False, found.code, "no signatures found")
+    image = ref.with_digest(digest)
+    verified: list[str] = []
+    reasons: dict[str, str] = {}
+    for authority in policy.authorities:
+        checks = check_signatures(found, authority.keys, image, digest)
+        if any(c.verified for c in checks):
+            verified.append(authority.name)
+            continue
+        for check in checks:
+            reasons.setdefault(check.code, check.reason)
+    if len(verified) >= policy.threshold:
+        names = ", ".join(repr(a) for a in verified)
+        return PolicyResult(policy.name, policy.mode, True, OK, f"verified by {names}", tuple(verified))
+    names = ", ".join(f'"{a.name}"' for a in policy.authorities if a.name not in verified)
+    if policy.threshold > 1:
+        reason = f"{len(verified)} of the required {policy.threshold} authorities verified (missing {names})"
+        return PolicyResult(policy.name, policy.mode, False, "THRESHOLD_NOT_MET", reason, tuple(verified))
+    informative = [c for c in reasons if c not in ("SIGNATURE_INVALID", "UNSUPPORTED_LAYER")]
+    if informative:
+        code = informative[0]
+        return PolicyResult(policy.name, policy.mode, False, code, reasons[code], tuple(verified))
+    key_word = "key" if sum(len(a.keys) for a in policy.authorities) == 1 else "keys"
+    reason = f"no signature verifies with {key_word} of {names}"
+    return PolicyResult(policy.name, policy.mode, False, "SIGNATURE_INVALID", reason, tuple(verified))
+
+
+def _decision(
+    image: str,
+    ref: Reference,
+    digest: Digest | None,
+    resolved_from: str | None,
+    results: tuple[PolicyResult, ...],
+    cached: bool,
+) -> Decision:
+    enforce = [r for r in results if not r.passed and r.mode == "enforce"]
+    warn = [r for r in results if not r.passed and r.mode != "enforce"]
+    failing = enforce or warn
+    outcome = Outcome.DENY if enforce else Outcome.WARN if warn else Outcome.ALLOW
+    if failing:
+        code, reason = failing[0].code, "; ".join(f'policy "{r.policy}": {r.reason}' for r in failing)
+    else:
+        code, reason = OK, "; ".join(f'policy "{r.policy}": {r.reason}' for r in results)
+    return Decision(
+        image,
+        outcome,
+        code,
+        reason,
+        reference=str(ref),
+        digest=str(digest) if digest else None,
+        resolved_from_tag=resolved_from,
+        results=results,
+        cached=cached,
+    )

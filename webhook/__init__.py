@@ -1,0 +1,1 @@
+"""sealgate's validating admission webhook (FastAPI)."""

@@ -1,0 +1,269 @@
+"""The FastAPI app: ``create_app(settings)``.
+
+``POST /validate`` answers every well-formed AdmissionReview with HTTP 200 and the request's uid; malformed
+requests get a 4xx with a clear error. Verification runs under the policy deadline; past it, or on any
+internal error, the answer follows ``onError`` (deny by default: the gate fails closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel
+
+from verifier.engine import Decision, Engine, NamespaceLabels, Outcome
+from verifier.oci import RegistryClient, RegistryConfig
+from verifier.policy import PolicySet, load_policy_files
+from webhook.admission import (
+    AdmissionRequest,
+    ContainerImage,
+    ReviewError,
+    Unsupported,
+    denial_line,
+    images_to_verify,
+    parse_review,
+    review_response,
+    webhook_denial_message,
+)
+from webhook.metrics import Metrics
+from webhook.settings import WebhookSettings
+
+__all__ = ["create_app"]
+
+_logger = logging.getLogger("sealgate.webhook")
+JSON = "application/json"
+
+
+class Health(BaseModel):
+    status: str
+    policies: int = 0
+    detail: str | None = None
+
+
+@dataclass
+class _State:
+    settings: WebhookSettings
+    policies: PolicySet
+    client: RegistryClient
+    engine: Engine
+    metrics: Metrics
+
+
+def _registry_client(settings: WebhookSettings, policies: PolicySet) -> RegistryClient:
+    config = RegistryConfig(
+        insecure=frozenset(policies.settings.insecure_registries),
+        ca_bundle=settings.registry_ca_bundle,
+        docker_config=settings.docker_config,
+    )
+    return RegistryClient(config)
+
+
+def create_app(
+    settings: WebhookSettings,
+    *,
+    policies: PolicySet | None = None,
+    namespace_labels: NamespaceLabels | None = None,
+) -> FastAPI:
+    """Build the webhook app; policies are loaded (and checked) at start-up unless given."""
+    holder: dict[str, _State] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = policies if policies is not None else load_policy_files(settings.policy_paths)
+        labels = namespace_labels
+        kube = None
+        if labels is None and settings.kube_api:
+            from webhook.namespaces import KubeNamespaceLabels
+
+            labels = kube = KubeNamespaceLabels.from_settings(settings)
+        async with _registry_client(settings, loaded) as client:
+            engine = Engine(loaded, client, namespace_labels=labels)
+            metrics = Metrics(lambda: engine.stats, lambda: client.request_count)
+            holder["state"] = _State(settings, loaded, client, engine, metrics)
+            _logger.info(
+                "policies loaded",
+                extra={
+                    "policies": [p.name for p in loaded.policies],
+                    "registries": loaded.allowed_registries,
+                    "policyHash": loaded.hash,
+                },
+            )
+            try:
+                yield
+            finally:
+                holder.clear()
+                if kube is not None:
+                    await kube.aclose()
+
+    app = FastAPI(title="sealgate admission webhook", version="0.1.0", lifespan=lifespan)
+
+    def state() -> _State | None:
+        return holder.get("state")
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+    async def readyz(response: Response) -> Health:
+        current = state()
+        if current is None:
+            response.status_code = 503
+            return Health(status="not ready", detail="policies not loaded")
+        return Health(status="ready", policies=len(current.policies.policies))
+
+    @app.get("/metrics", response_class=Response)
+    async def metrics() -> Response:
+        current = state()
+        body = current.metrics.render() if current is not None else b""
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.post(
+        "/validate",
+        response_class=Response,
+        responses={200: {"description": "AdmissionReview response"}, 400: {}, 413: {}, 503: {}},
+    )
+    async def validate(request: Request) -> Response:
+        current = state()
+        if current is None:
+            return _error(503, "webhook is not ready (policies not loaded)")
+        started = time.perf_counter()
+        try:
+            body = await _read_body(request, current.settings.max_body_bytes)
+            review = parse_review(body, max_bytes=current.settings.max_body_bytes)
+        except ReviewError as exc:
+            current.metrics.requests.labels("malformed").inc()
+            _logger.info("malformed admission request", extra={"status": exc.status, "error": exc.message})
+            return _error(exc.status, exc.message)
+        answer, decisions, result = await _answer(current, review)
+        elapsed = time.perf_counter() - started
+        try:
+            current.metrics.record(result, decisions, elapsed)
+            _log(review, result, decisions, elapsed)
+        except Exception:  # bookkeeping must never change or lose the answer
+            _logger.exception("recording the admission failed", extra={"uid": review.uid})
+        return Response(orjson.dumps(answer), media_type=JSON)
+
+    return app
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(orjson.dumps({"error": message}), status_code=status, media_type=JSON)
+
+
+async def _read_body(request: Request, cap: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise ReviewError(413, f"request body of {declared} bytes is above the {cap}-byte limit")
+    buffer = bytearray()
+    async for chunk in request.stream():
+        buffer += chunk
+        if len(buffer) > cap:
+            raise ReviewError(413, f"request body is above the {cap}-byte limit")
+    return bytes(buffer)
+
+
+async def _answer(state: _State, review: AdmissionRequest) -> tuple[dict[str, Any], list[Decision], str]:
+    """The AdmissionReview answer, the decisions behind it, and the result label for metrics."""
+    on_error_allows = state.policies.settings.on_error == "allow"
+    deadline = state.policies.settings.deadline_seconds
+    try:
+        async with asyncio.timeout(deadline):
+            return await _admit(state, review)
+    except TimeoutError:
+        message = f"sealgate could not finish verification within its {deadline:g}s deadline"
+        _logger.warning("deadline exceeded", extra={"uid": review.uid, "namespace": review.namespace})
+        return _on_error(review.uid, message, on_error_allows), [], "deadline"
+    except Exception:
+        _logger.exception("internal error while admitting", extra={"uid": review.uid})
+        return _on_error(review.uid, "sealgate internal error", on_error_allows), [], "error"
+
+
+def _on_error(uid: str, message: str, allow: bool) -> dict[str, Any]:
+    if allow:
+        return review_response(uid, allowed=True, warnings=[f"{message}; admitted because onError is allow"])
+    return review_response(uid, allowed=False, message=f"{message} (failing closed)", reason="Forbidden")
+
+
+async def _admit(state: _State, review: AdmissionRequest) -> tuple[dict[str, Any], list[Decision], str]:
+    found = images_to_verify(review)
+    if isinstance(found, Unsupported):
+        return review_response(review.uid, allowed=False, message=found.reason), [], "unsupported"
+    if not found:
+        return review_response(review.uid, allowed=True), [], "skipped"
+    limit = state.settings.max_images_per_request
+    if len(found) > limit:
+        message = f"{len(found)} images in one object, above the limit of {limit}"
+        return review_response(review.uid, allowed=False, message=message), [], "denied"
+    decisions = await state.engine.decide_many([c.image for c in found], namespace=review.namespace or None)
+    denials, warnings = _render(found, decisions)
+    annotations = _resolved_annotations(found, decisions)
+    if denials:
+        message = webhook_denial_message(denials)
+        answer = review_response(
+            review.uid,
+            allowed=False,
+            message=message,
+            reason="Forbidden",
+            warnings=warnings,
+            audit_annotations=annotations,
+        )
+        return answer, decisions, "denied"
+    answer = review_response(review.uid, allowed=True, warnings=warnings, audit_annotations=annotations)
+    return answer, decisions, "warned" if any(d.outcome is Outcome.WARN for d in decisions) else "allowed"
+
+
+def _render(found: Sequence[ContainerImage], decisions: Sequence[Decision]) -> tuple[list[str], list[str]]:
+    """Denial lines and warnings, one per failing container and policy."""
+    denials: list[str] = []
+    warnings: list[str] = []
+    for container, decision in zip(found, decisions, strict=True):
+        enforce = decision.failures("enforce")
+        warn = decision.failures("warn")
+        if decision.outcome is Outcome.DENY:
+            if enforce:
+                denials += [denial_line(container.field_path, container.image, r.policy, r.reason) for r in enforce]
+            else:
+                denials.append(denial_line(container.field_path, container.image, None, decision.reason))
+        elif decision.outcome is Outcome.WARN and not warn:
+            warnings.append(denial_line(container.field_path, container.image, None, decision.reason))
+        warnings += [denial_line(container.field_path, container.image, r.policy, r.reason) for r in warn]
+        if decision.allowed and decision.resolved_from_tag is not None and decision.digest is not None:
+            warnings.append(
+                f'{container.field_path} "{container.image}": verified as {decision.digest} (tag resolved at '
+                "admission; pin the digest to be sure this is what runs)"
+            )
+    return denials, warnings
+
+
+def _resolved_annotations(found: Sequence[ContainerImage], decisions: Sequence[Decision]) -> dict[str, str] | None:
+    resolved = {c.image: d.digest for c, d in zip(found, decisions, strict=True) if d.digest and d.resolved_from_tag}
+    return {"resolved-digests": orjson.dumps(resolved).decode()} if resolved else None
+
+
+def _log(review: AdmissionRequest, result: str, decisions: Sequence[Decision], seconds: float) -> None:
+    _logger.info(
+        "admission",
+        extra={
+            "uid": review.uid,
+            "namespace": review.namespace,
+            "kind": review.kind.kind,
+            "object": review.name,
+            "operation": review.operation,
+            "dryRun": review.dry_run,
+            "result": result,
+            "images": [
+                {"image": d.image, "digest": d.digest, "outcome": d.outcome.value, "code": d.code, "cached": d.cached}
+                for d in decisions
+            ],
+            "durationMs": round(seconds * 1000, 3),
+        },
+    )
