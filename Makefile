@@ -2,9 +2,9 @@
 VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
-APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make
+APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk
 # the commands those packages provide, checked before calling apt
-NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl
+NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk
 
 .PHONY: setup system-deps run test lint typecheck unit bench clean
 
@@ -41,6 +41,7 @@ test: lint typecheck
 
 bench: setup
 	$(PY) benchmarks/verify.py
+	$(PY) benchmarks/webhook.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

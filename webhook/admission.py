@@ -2,7 +2,8 @@
 
 Pure functions, no web framework; ``webhook.app`` wires them into ``POST /validate``.
 
-    from webhook.admission import images_to_verify, parse_review, review_response, Unsupported
+    from webhook.admission import (ReviewError, Unsupported, denial_line, images_to_verify, parse_review,
+                                   review_response, webhook_denial_message)
 
     try:
         req = parse_review(body, max_bytes=3 * 1024 * 1024)

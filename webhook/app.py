@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from pydantic import BaseModel
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from verifier.engine import Decision, Engine, NamespaceLabels, Outcome
 from verifier.oci import RegistryClient, RegistryConfig
@@ -33,13 +35,13 @@ from webhook.admission import (
     review_response,
     webhook_denial_message,
 )
+from webhook.jsonlog import fields
 from webhook.metrics import Metrics
 from webhook.settings import WebhookSettings
 
 __all__ = ["create_app"]
 
 _logger = logging.getLogger("sealgate.webhook")
-JSON = "application/json"
 
 
 class Health(BaseModel):
@@ -91,9 +93,11 @@ def create_app(
             _logger.info(
                 "policies loaded",
                 extra={
-                    "policies": [p.name for p in loaded.policies],
-                    "registries": loaded.allowed_registries,
-                    "policyHash": loaded.hash,
+                    "fields": {
+                        "policies": [p.name for p in loaded.policies],
+                        "registries": loaded.allowed_registries,
+                        "policyHash": loaded.hash,
+                    }
                 },
             )
             try:
@@ -126,49 +130,106 @@ def create_app(
         body = current.metrics.render() if current is not None else b""
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.post(
-        "/validate",
-        response_class=Response,
-        responses={200: {"description": "AdmissionReview response"}, 400: {}, 413: {}, 503: {}},
-    )
-    async def validate(request: Request) -> Response:
-        current = state()
+    app.router.routes.append(Route("/validate", endpoint=_ValidateEndpoint(state), methods=["POST"]))
+    app.openapi_schema = None
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base_openapi()
+            schema.setdefault("paths", {})["/validate"] = VALIDATE_OPENAPI
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+#: /validate is a plain ASGI endpoint (it is the hot path); this documents it in the OpenAPI schema
+VALIDATE_OPENAPI: dict[str, Any] = {
+    "post": {
+        "summary": "Validate an AdmissionReview (admission.k8s.io/v1)",
+        "operationId": "validate",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["apiVersion", "kind", "request"],
+                        "properties": {
+                            "apiVersion": {"type": "string", "enum": ["admission.k8s.io/v1"]},
+                            "kind": {"type": "string", "enum": ["AdmissionReview"]},
+                            "request": {"type": "object"},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "AdmissionReview with the response (allowed or denied, uid echoed)"},
+            "400": {"description": "malformed AdmissionReview: {error}"},
+            "413": {"description": "body above the size limit: {error}"},
+            "503": {"description": "not ready (policies not loaded): {error}"},
+        },
+    }
+}
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class _ValidateEndpoint:
+    """``POST /validate`` as a raw ASGI app: read the capped body, answer with orjson bytes."""
+
+    def __init__(self, state: Callable[[], _State | None]) -> None:
+        self._state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, payload = await self._handle(scope, receive)
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        current = self._state()
         if current is None:
-            return _error(503, "webhook is not ready (policies not loaded)")
+            return 503, _error(503, "webhook is not ready (policies not loaded)")
         started = time.perf_counter()
         try:
-            body = await _read_body(request, current.settings.max_body_bytes)
+            body = await _read_body(scope, receive, current.settings.max_body_bytes)
             review = parse_review(body, max_bytes=current.settings.max_body_bytes)
         except ReviewError as exc:
             current.metrics.requests.labels("malformed").inc()
-            _logger.info("malformed admission request", extra={"status": exc.status, "error": exc.message})
-            return _error(exc.status, exc.message)
+            _logger.info("malformed admission request", extra=fields(status=exc.status, error=exc.message))
+            return exc.status, _error(exc.status, exc.message)
         answer, decisions, result = await _answer(current, review)
         elapsed = time.perf_counter() - started
         try:
             current.metrics.record(result, decisions, elapsed)
             _log(review, result, decisions, elapsed)
         except Exception:  # bookkeeping must never change or lose the answer
-            _logger.exception("recording the admission failed", extra={"uid": review.uid})
-        return Response(orjson.dumps(answer), media_type=JSON)
-
-    return app
+            _logger.exception("recording the admission failed", extra=fields(uid=review.uid))
+        return 200, orjson.dumps(answer)
 
 
-def _error(status: int, message: str) -> Response:
-    return Response(orjson.dumps({"error": message}), status_code=status, media_type=JSON)
+def _error(status: int, message: str) -> bytes:
+    return orjson.dumps({"error": message})
 
 
-async def _read_body(request: Request, cap: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise ReviewError(413, f"request body of {declared} bytes is above the {cap}-byte limit")
+async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > cap:
+            raise ReviewError(413, f"request body of {value.decode()} bytes is above the {cap}-byte limit")
     buffer = bytearray()
-    async for chunk in request.stream():
-        buffer += chunk
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ReviewError(400, "client disconnected before sending the whole body")
+        buffer += message.get("body", b"")
         if len(buffer) > cap:
             raise ReviewError(413, f"request body is above the {cap}-byte limit")
-    return bytes(buffer)
+        if not message.get("more_body", False):
+            return bytes(buffer)
 
 
 async def _answer(state: _State, review: AdmissionRequest) -> tuple[dict[str, Any], list[Decision], str]:
@@ -180,10 +241,10 @@ async def _answer(state: _State, review: AdmissionRequest) -> tuple[dict[str, An
             return await _admit(state, review)
     except TimeoutError:
         message = f"sealgate could not finish verification within its {deadline:g}s deadline"
-        _logger.warning("deadline exceeded", extra={"uid": review.uid, "namespace": review.namespace})
+        _logger.warning("deadline exceeded", extra=fields(uid=review.uid, namespace=review.namespace))
         return _on_error(review.uid, message, on_error_allows), [], "deadline"
     except Exception:
-        _logger.exception("internal error while admitting", extra={"uid": review.uid})
+        _logger.exception("internal error while admitting", extra=fields(uid=review.uid))
         return _on_error(review.uid, "sealgate internal error", on_error_allows), [], "error"
 
 
@@ -253,17 +314,25 @@ def _log(review: AdmissionRequest, result: str, decisions: Sequence[Decision], s
     _logger.info(
         "admission",
         extra={
-            "uid": review.uid,
-            "namespace": review.namespace,
-            "kind": review.kind.kind,
-            "object": review.name,
-            "operation": review.operation,
-            "dryRun": review.dry_run,
-            "result": result,
-            "images": [
-                {"image": d.image, "digest": d.digest, "outcome": d.outcome.value, "code": d.code, "cached": d.cached}
-                for d in decisions
-            ],
-            "durationMs": round(seconds * 1000, 3),
+            "fields": {
+                "uid": review.uid,
+                "namespace": review.namespace,
+                "kind": review.kind.kind,
+                "object": review.name,
+                "operation": review.operation,
+                "dryRun": review.dry_run,
+                "result": result,
+                "images": [
+                    {
+                        "image": d.image,
+                        "digest": d.digest,
+                        "outcome": d.outcome.value,
+                        "code": d.code,
+                        "cached": d.cached,
+                    }
+                    for d in decisions
+                ],
+                "durationMs": round(seconds * 1000, 3),
+            }
         },
     )

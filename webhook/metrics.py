@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -65,14 +66,23 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_EngineCollector(stats, registry_requests))
+        # labelled children, looked up once: `.labels()` takes a lock and builds a key on every call
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Counter, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def record(self, result: str, decisions: list[Decision], seconds: float) -> None:
-        self.requests.labels(result).inc()
+        self._child(self.requests, result).inc()
         self.latency.observe(seconds)
         for decision in decisions:
-            self.images.labels(decision.outcome.value, decision.code).inc()
+            self._child(self.images, decision.outcome.value, decision.code).inc()
             for verdict in decision.results:
-                self.policies.labels(verdict.policy, "pass" if verdict.passed else "fail").inc()
+                self._child(self.policies, verdict.policy, "pass" if verdict.passed else "fail").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -359,9 +359,12 @@ def test_health_readiness_and_metrics(env, signed):
 def test_logs_are_json_with_uid_namespace_and_digest(env, signed):
     doc = review(_pod(signed[0]), namespace="logs-ns")
     env["hook"].admit(doc)
-    time.sleep(0.2)
-    lines = [json.loads(line) for line in env["hook"].log.read_text().splitlines() if line.startswith("{")]
-    mine = [line for line in lines if line.get("uid") == doc["request"]["uid"]]
+    mine: list[dict] = []
+    deadline = time.monotonic() + 3  # info lines are flushed in batches (at most every 0.2 s)
+    while not mine and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = [json.loads(line) for line in env["hook"].log.read_text().splitlines() if line.startswith("{")]
+        mine = [line for line in lines if line.get("uid") == doc["request"]["uid"]]
     assert mine, "no log line for the request"
     assert mine[0]["namespace"] == "logs-ns"
     assert mine[0]["images"][0]["digest"] == signed[1]

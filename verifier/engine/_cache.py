@@ -27,15 +27,23 @@ class TTLCache(Generic[K, V]):
         self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
 
     def get(self, key: K) -> V | None:
+        entry = self.get_entry(key)
+        return None if entry is None else entry[1]
+
+    def get_entry(self, key: K) -> tuple[float, V] | None:
+        """``(expires_at, value)`` of a live entry (the clock's time base), or None."""
         entry = self._data.get(key)
         if entry is None:
             return None
-        expires, value = entry
-        if expires <= self._clock():
+        if entry[0] <= self._clock():
             del self._data[key]
             return None
         self._data.move_to_end(key)
-        return value
+        return entry
+
+    def put_until(self, key: K, value: V, expires_at: float) -> None:
+        """Store ``value`` until the absolute time ``expires_at``."""
+        self.put(key, value, expires_at - self._clock())
 
     def put(self, key: K, value: V, ttl: float) -> None:
         if ttl <= 0:

@@ -76,17 +76,56 @@ class Engine:
         size = policies.settings.cache_max_entries
         self._verdicts: TTLCache[tuple[str, str, str], PolicyResult] = TTLCache(size, self._clock)
         self._tags: TTLCache[str, Digest] = TTLCache(size, self._clock)
+        #: whole decisions built from cached verdicts, until the first of those expires
+        self._decisions: TTLCache[tuple[str, str | None], Decision] = TTLCache(size, self._clock)
 
     def replace_policies(self, policies: PolicySet) -> None:
         """Swap in a new policy set (cached verdicts of unchanged policies stay valid: keys carry the hash)."""
         verdicts, tags = self._verdicts, self._tags
-        self._load(policies)
+        self._load(policies)  # a fresh decision memo: decisions depend on the whole policy set
         self._verdicts, self._tags = verdicts, tags
 
     # --- deciding ---------------------------------------------------------------------------------
 
     async def decide(self, image: str, *, namespace: str | None = None) -> Decision:
         """The decision for one image reference as written in a workload (tag or digest)."""
+        memo = self._decisions.get((image, namespace))
+        if memo is not None:
+            self.stats.cache_hits += len(memo.results)
+            return memo
+        step = self._prepare(image, namespace)
+        if isinstance(step, Decision):
+            return step
+        return self._from_cache(step) or await self._run(step)
+
+    async def decide_many(self, images: list[str], *, namespace: str | None = None) -> list[Decision]:
+        """Decisions for several images: answered from the caches where possible (no task, no await),
+        the rest verified in parallel. The same image twice costs one verification."""
+        decided: dict[str, Decision] = {}
+        pending: list[_Plan] = []
+        for image in dict.fromkeys(images):
+            memo = self._decisions.get((image, namespace))
+            if memo is not None:
+                self.stats.cache_hits += len(memo.results)
+                decided[image] = memo
+                continue
+            step = self._prepare(image, namespace)
+            if isinstance(step, _Plan):
+                found = self._from_cache(step)
+                if found is None:
+                    pending.append(step)
+                    continue
+                step = found
+            decided[image] = step
+        if len(pending) == 1:
+            decided[pending[0].image] = await self._run(pending[0])
+        elif pending:
+            for plan, decision in zip(pending, await asyncio.gather(*map(self._run, pending)), strict=True):
+                decided[plan.image] = decision
+        return [decided[i] for i in images]
+
+    def _prepare(self, image: str, namespace: str | None) -> Decision | _Plan:
+        """Everything decidable without I/O: exemptions, parsing, which policies apply, the allow-list."""
         settings = self.policies.settings
         if settings.is_exempt(namespace, image):
             return Decision(image, Outcome.ALLOW, "EXEMPT", "exempt by settings")
@@ -94,48 +133,76 @@ class Engine:
             ref = Reference.parse(image)
         except InvalidReferenceError as exc:
             return Decision(image, Outcome.DENY, exc.code, exc.message)
-        if settings.is_exempt(namespace, ref):
-            return Decision(image, Outcome.ALLOW, "EXEMPT", "exempt by settings", reference=str(ref))
         candidates = self.policies.matching(ref)
         if namespace is not None and candidates:
-            selected = await self._in_namespace(candidates, namespace)
-            if isinstance(selected, Decision):
-                return Decision(image, selected.outcome, selected.code, selected.reason, reference=str(ref))
-            candidates = selected
+            if any(p.uses_namespace_labels for p in candidates):
+                return _Plan(image, ref, candidates, namespace, needs_labels=True)
+            candidates = [p for p in candidates if p.applies_to_namespace(namespace, None)]
+        return self._selected(image, ref, candidates, namespace)
+
+    def _selected(
+        self, image: str, ref: Reference, candidates: list[CompiledPolicy], namespace: str | None
+    ) -> Decision | _Plan:
         if not candidates:
             return self._no_match(image, ref)
         if not self.policies.registry_allowed(ref.registry):
-            return Decision(
-                image,
-                Outcome.DENY,
-                "REGISTRY_NOT_ALLOWED",
-                f"registry {ref.registry} is not named by any policy",
-                reference=str(ref),
-            )
-        return await self._verify(image, ref, candidates)
+            reason = f"registry {ref.registry} is not named by any policy"
+            return Decision(image, Outcome.DENY, "REGISTRY_NOT_ALLOWED", reason, reference=str(ref))
+        return _Plan(image, ref, candidates, namespace, needs_labels=False)
 
-    async def decide_many(self, images: list[str], *, namespace: str | None = None) -> list[Decision]:
-        """Decisions for several images, verified in parallel (the same image twice costs one verification)."""
-        unique = list(dict.fromkeys(images))
-        decided = await asyncio.gather(*(self.decide(i, namespace=namespace) for i in unique))
-        by_image = dict(zip(unique, decided, strict=True))
-        return [by_image[i] for i in images]
+    def _from_cache(self, plan: _Plan) -> Decision | None:
+        """The decision when every verdict it needs is cached (the hot path of a busy cluster)."""
+        if plan.needs_labels:
+            return None
+        ref = plan.ref
+        expires = float("inf")
+        digest = ref.digest
+        if digest is None:
+            tag_entry = self._tags.get_entry(str(ref))
+            if tag_entry is None:
+                return None
+            expires, digest = tag_entry
+        needs_digest, remaining = _split_digest_required(ref, plan.candidates)
+        results = [_digest_required(p) for p in needs_digest]
+        for policy in remaining:
+            entry = self._verdicts.get_entry((ref.name, str(digest), policy.hash))
+            if entry is None:
+                return None
+            expires = min(expires, entry[0])
+            results.append(entry[1])
+        self.stats.cache_hits += len(remaining)
+        resolved_from = ref.tag if ref.digest is None else None
+        decision = _decision(plan.image, ref, digest if remaining else ref.digest, resolved_from, tuple(results), True)
+        if remaining:
+            self._decisions.put_until((plan.image, plan.namespace), decision, expires)
+        return decision
+
+    async def _run(self, plan: _Plan) -> Decision:
+        candidates = plan.candidates
+        if plan.needs_labels and plan.namespace is not None:
+            selected = await self._in_namespace(candidates, plan.namespace)
+            if isinstance(selected, Decision):
+                return Decision(plan.image, selected.outcome, selected.code, selected.reason, reference=str(plan.ref))
+            step = self._selected(plan.image, plan.ref, selected, plan.namespace)
+            if isinstance(step, Decision):
+                return step
+            candidates = step.candidates
+        return await self._verify(plan.image, plan.ref, candidates)
 
     async def _in_namespace(self, candidates: list[CompiledPolicy], namespace: str) -> list[CompiledPolicy] | Decision:
         labels: Mapping[str, str] | None = None
-        if any(p.uses_namespace_labels for p in candidates):
-            if self._namespace_labels is not None:
-                try:
-                    labels = await self._namespace_labels(namespace)
-                except SealgateError as exc:
-                    _logger.debug("labels of namespace %s unavailable: %s", namespace, exc)
-            if labels is None:
-                return Decision(
-                    "",
-                    Outcome.DENY,
-                    "NAMESPACE_LABELS_UNAVAILABLE",
-                    f"labels of namespace {namespace!r} are needed by a policy but could not be read",
-                )
+        if self._namespace_labels is not None:
+            try:
+                labels = await self._namespace_labels(namespace)
+            except SealgateError as exc:
+                _logger.debug("labels of namespace %s unavailable: %s", namespace, exc)
+        if labels is None:
+            return Decision(
+                "",
+                Outcome.DENY,
+                "NAMESPACE_LABELS_UNAVAILABLE",
+                f"labels of namespace {namespace!r} are needed by a policy but could not be read",
+            )
         return [p for p in candidates if p.applies_to_namespace(namespace, labels)]
 
     def _no_match(self, image: str, ref: Reference) -> Decision:
@@ -145,12 +212,8 @@ class Engine:
         return Decision(image, outcome, "NO_MATCH", reason, reference=str(ref))
 
     async def _verify(self, image: str, ref: Reference, policies: list[CompiledPolicy]) -> Decision:
-        needs_digest = [p for p in policies if p.require_digest and ref.digest is None]
-        results = [
-            PolicyResult(p.name, p.mode, False, "DIGEST_REQUIRED", "image must be referenced by digest")
-            for p in needs_digest
-        ]
-        remaining = [p for p in policies if p not in needs_digest]
+        needs_digest, remaining = _split_digest_required(ref, policies)
+        results = [_digest_required(p) for p in needs_digest]
         digest, resolved_from, cached = ref.digest, None, True
         if remaining:
             try:
@@ -219,6 +282,30 @@ class Engine:
         if slot is None:
             slot = self._slots[registry] = asyncio.Semaphore(self.policies.settings.registry_concurrency)
         return slot
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """An image that needs more than the policies to decide: namespace labels, or the registry."""
+
+    image: str
+    ref: Reference
+    candidates: list[CompiledPolicy]
+    namespace: str | None
+    needs_labels: bool
+
+
+def _split_digest_required(
+    ref: Reference, policies: list[CompiledPolicy]
+) -> tuple[list[CompiledPolicy], list[CompiledPolicy]]:
+    """(policies this tag reference fails for lack of a digest, the policies left to verify)."""
+    if ref.digest is not None:
+        return [], policies
+    return [p for p in policies if p.require_digest], [p for p in policies if not p.require_digest]
+
+
+def _digest_required(policy: CompiledPolicy) -> PolicyResult:
+    return PolicyResult(policy.name, policy.mode, False, "DIGEST_REQUIRED", "image must be referenced by digest")
 
 
 def _judge(

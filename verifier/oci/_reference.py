@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -98,6 +99,16 @@ class Reference:
 
     @classmethod
     def parse(cls, text: str) -> Reference:
+        """Parse ``[registry[:port]/]repository[:tag][@digest]`` (memoised: references are immutable).
+
+        See :func:`_parse` for the rules.
+        """
+        if not isinstance(text, str):
+            raise _fail("", "empty reference")
+        return _parse(text)
+
+    @classmethod
+    def _parse_uncached(cls, text: str) -> Reference:
         """Parse ``[registry[:port]/]repository[:tag][@digest]`` the way docker does.
 
         The first path component is a registry when it contains ``.`` or ``:`` or is ``localhost``;
@@ -108,8 +119,8 @@ class Reference:
         """
         if not isinstance(text, str) or not text:
             raise _fail("", "empty reference")
-        if any(ch.isspace() for ch in text):
-            raise _fail(text, "contains whitespace")
+        if not text.isprintable() or " " in text:
+            raise _fail(text, "contains whitespace or control characters")
         if "://" in text:
             raise _fail(text, f"must not have a scheme prefix (drop {text.split('://', 1)[0] + '://'!r})")
         if not text.isascii():
@@ -211,3 +222,9 @@ class Reference:
         if self.digest is not None:
             text += f"@{self.digest}"
         return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> Reference:
+    # admission requests name the same few images over and over; errors are not cached (they re-raise)
+    return Reference._parse_uncached(text)

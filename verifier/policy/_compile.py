@@ -275,7 +275,7 @@ def _compile_policy(
         "mode": spec.mode,
         "requireDigest": spec.require_digest,
         "threshold": spec.threshold,
-        "images": [g.text for g in images],
+        "images": sorted(g.text for g in images),
         "namespaces": None if namespaces is None else namespaces.canonical(),
         "authorities": [{"name": a.name, "keys": [_spki_hex(k) for k in a.keys]} for a in authorities],
     }

@@ -1,0 +1,208 @@
+"""sealgate's /validate against a bare FastAPI handler, side by side in one run.
+
+Both servers run the same way (uvicorn, one process, the same TLS context class, on loopback) and get the same
+load generator (wrk, same connections and duration), alternating so machine noise hits both:
+
+- sealgate: a 3-container Pod whose images (by digest) are already verified and cached;
+- bare:     a handler that only parses the same AdmissionReview and answers allowed.
+
+Prints requests/s and p50/p99 of both and the ratio (target: sealgate >= 0.8 of bare), then the cold latency of
+a Pod of 3 signed images sealgate has never seen, fetched in parallel from the loopback registry (target: under
+100 ms).
+
+    python benchmarks/webhook.py [--seconds 10] [--connections 16] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.reviews import review, shape, with_images  # noqa: E402
+from tools.localregistry import LocalRegistry  # noqa: E402
+from tools.testimages import build_image, push_image  # noqa: E402
+from verifier.cli import main as sealgate  # noqa: E402
+from webhook.certs import write_bundle  # noqa: E402
+
+# extra `sealgate serve` arguments, for experiments (e.g. "--log-level warning")
+EXTRA: list[str] = os.environ.get("BENCH_SEALGATE_ARGS", "").split()
+
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body}", "rb"):read("*a")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, ca: ssl.SSLContext, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, verify=ca, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} not ready")
+
+
+def _wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+
+    def pct(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def run(seconds: int, connections: int, rounds: int, cold_rounds: int) -> int:
+    if shutil.which("wrk") is None:
+        print("wrk not found: `apt-get install wrk` (make bench installs it)")
+        return 2
+    with tempfile.TemporaryDirectory() as tmp_name, LocalRegistry() as registry:
+        tmp = Path(tmp_name)
+        os.environ["COSIGN_PASSWORD"] = "bench"
+        sealgate(["keygen", "--output-key-prefix", str(tmp / "ci")])
+        images: list[str] = []
+        for n in range(3 + 3 * cold_rounds):
+            layout = build_image(
+                tmp / f"img{n}", name=f"img{n}", files={"n.txt": f"{n} {os.urandom(8).hex()}".encode()}
+            )
+            digest = push_image(layout, registry, f"bench/app{n}", "v1")
+            image = f"{registry.host}/bench/app{n}@{digest}"
+            sealgate(["sign", "--key", str(tmp / "ci.key"), image])
+            images.append(image)
+        policies = tmp / "policies"
+        policies.mkdir()
+        shutil.copy(tmp / "ci.pub", policies / "ci.pub")
+        (policies / "bench.yaml").write_text(
+            "apiVersion: sealgate.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: bench}\n"
+            f'spec:\n  images: ["{registry.host}/bench/**"]\n'
+            "  authorities: [{name: ci, key: {path: ci.pub}}]\n"
+        )
+        certs = tmp / "certs"
+        write_bundle(certs, service="sealgate", namespace="bench", ip_addresses=["127.0.0.1"])
+        ca = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        tls = ["--tls-cert", str(certs / "tls.crt"), "--tls-key", str(certs / "tls.key")]
+        ports = {"sealgate": _free_port(), "bare": _free_port()}
+        log = (tmp / "sealgate.log").open("wb")
+        procs = {
+            "sealgate": subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "verifier.cli",
+                    "serve",
+                    "--policy",
+                    str(policies),
+                    *tls,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports["sealgate"]),
+                    *EXTRA,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ),
+            "bare": subprocess.Popen(
+                [sys.executable, str(ROOT / "benchmarks" / "_bare_webhook.py"), *tls, "--port", str(ports["bare"])],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            ),
+        }
+        try:
+            for name, port in ports.items():
+                _wait_ready(f"https://127.0.0.1:{port}/healthz", ca, procs[name])
+            pod = review(with_images(shape("pod"), images[:3]))
+            body = tmp / "pod.json"
+            body.write_text(json.dumps(pod))
+            script = tmp / "post.lua"
+            script.write_text(LUA.format(body=body))
+            with httpx.Client(verify=ca) as client:
+                answer = client.post(f"https://127.0.0.1:{ports['sealgate']}/validate", content=body.read_bytes())
+                if not answer.json()["response"]["allowed"]:
+                    print(f"setup broken: {answer.text}")
+                    return 1
+
+                samples: dict[str, list[dict[str, float]]] = {"sealgate": [], "bare": []}
+                for _ in range(rounds):
+                    for name in ("sealgate", "bare"):
+                        url = f"https://127.0.0.1:{ports[name]}/validate"
+                        samples[name].append(_wrk(url, script, seconds, connections))
+
+                cold_ms = []
+                for r in range(cold_rounds):
+                    fresh = review(with_images(shape("pod"), images[3 + 3 * r : 6 + 3 * r]))
+                    started = time.perf_counter()
+                    answer = client.post(f"https://127.0.0.1:{ports['sealgate']}/validate", json=fresh)
+                    cold_ms.append((time.perf_counter() - started) * 1000)
+                    if not answer.json()["response"]["allowed"]:
+                        print(f"cold request denied: {answer.text}")
+                        return 1
+        finally:
+            for proc in procs.values():
+                proc.terminate()
+                proc.wait(10)
+            log.close()
+
+    def agg(name: str, key: str) -> float:
+        return statistics.median(s[key] for s in samples[name])
+
+    print(f"\nload: wrk, {connections} connections, {seconds}s x {rounds} rounds each, alternating; medians")
+    print(f"{'':10} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-2xx':>8}")
+    for name in ("sealgate", "bare"):
+        errors = sum(s["errors"] for s in samples[name])
+        print(f"{name:10} {agg(name, 'rps'):10.0f} {agg(name, 'p50'):9.2f} {agg(name, 'p99'):9.2f} {errors:8.0f}")
+    ratio = agg("sealgate", "rps") / agg("bare", "rps")
+    print(f"ratio sealgate/bare req/s: {ratio:.2f} (target >= 0.8)")
+    print(
+        f"cold pod of 3 uncached signed images: median {statistics.median(cold_ms):.1f} ms, "
+        f"max {max(cold_ms):.1f} ms over {cold_rounds} pods (target < 100 ms)"
+    )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cold-rounds", type=int, default=5)
+    args = parser.parse_args()
+    return run(args.seconds, args.connections, args.rounds, args.cold_rounds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

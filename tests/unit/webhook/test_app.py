@@ -1,0 +1,111 @@
+"""The app's failure behaviour: the deadline, internal errors and onError, through `create_app` + TestClient."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support.faultregistry import Fault, FaultRegistry
+from tests.support.reviews import review, shape, with_images
+from verifier.cosign import generate_signing_key, public_key_pem
+from verifier.engine import Engine
+from verifier.policy import compile_documents
+from webhook.app import create_app
+from webhook.settings import WebhookSettings
+
+KEY = generate_signing_key()
+
+
+def _policies(host: str, **settings):
+    docs = [
+        {
+            "apiVersion": "sealgate.dev/v1alpha1",
+            "kind": "ImagePolicy",
+            "metadata": {"name": "prod"},
+            "spec": {
+                "images": [f"{host}/**"],
+                "authorities": [{"name": "ci", "key": {"data": public_key_pem(KEY.public_key()).decode()}}],
+            },
+        },
+        {"apiVersion": "sealgate.dev/v1alpha1", "kind": "Settings", "spec": settings},
+    ]
+    return compile_documents([("t.yaml", i + 1, d) for i, d in enumerate(docs)])
+
+
+@pytest.fixture
+def reg():
+    with FaultRegistry() as registry:
+        yield registry
+
+
+def _client(policies, **settings) -> TestClient:
+    return TestClient(create_app(WebhookSettings(policy_paths=("unused",), **settings), policies=policies))
+
+
+def _pod(*images):
+    return review(with_images(shape("pod"), list(images)))
+
+
+def test_a_hanging_registry_costs_one_deadline_and_is_a_clear_denial(reg):
+    reg.add_image("team/app", "v1")
+    reg.inject(Fault("hang", method="HEAD", path="/manifests/", seconds=5, times=-1))
+    with _client(_policies(reg.host, deadlineSeconds=0.5)) as client:
+        started = time.monotonic()
+        answer = client.post("/validate", json=_pod(f"{reg.host}/team/app:v1")).json()["response"]
+        elapsed = time.monotonic() - started
+    assert answer["allowed"] is False
+    assert answer["status"]["code"] == 403
+    assert "within its 0.5s deadline" in answer["status"]["message"]
+    assert "failing closed" in answer["status"]["message"]
+    assert elapsed < 3
+
+
+def test_on_error_allow_admits_with_a_warning_past_the_deadline(reg):
+    reg.add_image("team/app", "v1")
+    reg.inject(Fault("hang", method="HEAD", path="/manifests/", seconds=5, times=-1))
+    with _client(_policies(reg.host, deadlineSeconds=0.5, onError="allow")) as client:
+        answer = client.post("/validate", json=_pod(f"{reg.host}/team/app:v1")).json()["response"]
+    assert answer["allowed"] is True
+    assert any("admitted because onError is allow" in w for w in answer["warnings"])
+
+
+def test_an_internal_error_fails_closed_and_is_never_a_500(reg, monkeypatch):
+    async def broken(self, images, namespace=None):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Engine, "decide_many", broken)
+    with _client(_policies(reg.host)) as client:
+        response = client.post("/validate", json=_pod(f"{reg.host}/team/app:v1"))
+    assert response.status_code == 200
+    answer = response.json()["response"]
+    assert answer["allowed"] is False
+    assert answer["status"]["message"] == "sealgate internal error (failing closed)"
+
+
+def test_too_many_images_is_a_denial_naming_the_limit(reg):
+    images = [f"{reg.host}/team/app{i}:v1" for i in range(5)]
+    with _client(_policies(reg.host), max_images_per_request=4) as client:
+        answer = client.post("/validate", json=_pod(*images)).json()["response"]
+    assert answer["allowed"] is False
+    assert "5 images in one object, above the limit of 4" in answer["status"]["message"]
+    assert reg.count() == 0
+
+
+def test_a_declared_oversized_body_is_refused_before_reading(reg):
+    with _client(_policies(reg.host), max_body_bytes=1000) as client:
+        response = client.post(
+            "/validate", content=b"{" + b" " * 2000 + b"}", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert "1000-byte limit" in response.json()["error"]
+
+
+def test_readyz_is_503_until_policies_are_loaded(reg):
+    app = create_app(WebhookSettings(policy_paths=("unused",)), policies=_policies(reg.host))
+    client = TestClient(app)  # no context manager: the lifespan has not run
+    assert client.get("/readyz").status_code == 503
+    assert client.post("/validate", json=_pod("x")).status_code == 503
+    with client:
+        assert client.get("/readyz").status_code == 200
