@@ -2,7 +2,9 @@
 
 Starts a loopback docker-registry, pushes two demo images, generates a cosign key pair, signs one image and
 verifies it, then shows what sealgate says about an unsigned image, a copied (replayed) signature and the
-wrong key. Exits 0 only when every step gives the expected answer.
+wrong key. Then it makes webhook certificates, starts the admission webhook (`sealgate serve`) with a demo
+policy and replays AdmissionReviews for signed and unsigned workloads, printing each decision. Exits 0 only
+when every step gives the expected answer.
 """
 
 from __future__ import annotations
@@ -10,10 +12,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+import ssl
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+
 from tools.localregistry import LocalRegistry
+from tools.reviews import review, shape, with_images
 from tools.testimages import build_image, push_image
 from verifier.cli import main as sealgate
 from verifier.cosign import attachment_tag
@@ -78,9 +87,119 @@ def demo() -> int:
         _step("the wrong key fails")
         results.append(_run(["verify", "--key", f"{other}.pub", images["v1"]], 1))
 
+        results.extend(_webhook_demo(registry.host, Path(pub), images))
+
     passed = all(results)
     print(f"\n{'demo OK' if passed else 'demo FAILED'}: {sum(results)} of {len(results)} steps as expected")
     return 0 if passed else 1
+
+
+DEMO_POLICY = """\
+# The demo policy: every image of the loopback registry's demo/ repositories must be signed by the demo key.
+apiVersion: sealgate.dev/v1alpha1
+kind: ImagePolicy
+metadata: {{name: demo-signed}}
+spec:
+  images: ["{host}/demo/**"]
+  authorities:
+    - name: demo-ci
+      key: {{path: cosign.pub}}
+---
+apiVersion: sealgate.dev/v1alpha1
+kind: Settings
+spec:
+  noMatch: deny
+"""
+
+
+def _webhook_demo(host: str, public_key: Path, images: dict[str, str]) -> list[bool]:
+    """Start `sealgate serve` over HTTPS with the demo policy and replay AdmissionReviews against it."""
+    _step("admission webhook: `sealgate certs`, then `sealgate serve` with the demo policy")
+    policy_dir = DEMO_DIR / "policy"
+    policy_dir.mkdir()
+    shutil.copy(public_key, policy_dir / "cosign.pub")
+    (policy_dir / "demo.yaml").write_text(DEMO_POLICY.format(host=host))
+    certs = DEMO_DIR / "certs"
+    results = [
+        _run(["certs", "--service", "sealgate", "--namespace", "demo", "--out-dir", str(certs), "--ip", "127.0.0.1"], 0)
+    ]
+    port = _free_port()
+    log = (DEMO_DIR / "webhook.log").open("wb")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "verifier.cli",
+            "serve",
+            "--policy",
+            str(policy_dir),
+            "--tls-cert",
+            str(certs / "tls.crt"),
+            "--tls-key",
+            str(certs / "tls.key"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"https://127.0.0.1:{port}"
+    tls = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    try:
+        with httpx.Client(verify=tls, timeout=15) as http:
+            _wait_ready(http, url, server)
+            print(f"webhook ready at {url} (log: {DEMO_DIR / 'webhook.log'})")
+            cases = [
+                ("a Pod running the signed demo/app:v1", with_images(shape("pod"), [images["v1"]]), True),
+                (
+                    "a Deployment whose init container is unsigned demo/app:v2",
+                    with_images(shape("deployment"), [images["v1"]], init=[images["v2"]]),
+                    False,
+                ),
+                (
+                    "a Pod from a registry no policy names",
+                    with_images(shape("pod"), ["registry.example.com/team/app:1.0"]),
+                    False,
+                ),
+            ]
+            for title, obj, expect_allowed in cases:
+                _step(f"AdmissionReview: {title}")
+                answer = http.post(f"{url}/validate", json=review(obj, namespace="demo")).json()["response"]
+                verdict = "ALLOWED" if answer["allowed"] else "DENIED"
+                print(f"{verdict}")
+                if not answer["allowed"]:
+                    print(f"  {answer['status']['message']}")
+                for warning in answer.get("warnings", []):
+                    print(f"  warning: {warning}")
+                ok = answer["allowed"] is expect_allowed
+                print(f"-> {'as expected' if ok else 'NOT AS EXPECTED'}")
+                results.append(ok)
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+    return results
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(http: httpx.Client, url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"sealgate serve exited with {server.returncode}; see {DEMO_DIR / 'webhook.log'}")
+        try:
+            if http.get(f"{url}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("sealgate serve did not become ready in 30 s")
 
 
 async def _resolve(ref: Reference) -> Digest:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.reviews import review, shape, with_images
+from tools.reviews import review, shape, with_images
 from verifier.cli import main
 from verifier.cosign import attachment_tag
 from verifier.oci import OCI_MANIFEST, Digest, Reference, RegistryClient

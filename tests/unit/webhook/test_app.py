@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.faultregistry import Fault, FaultRegistry
-from tests.support.reviews import review, shape, with_images
+from tools.reviews import review, shape, with_images
 from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.engine import Engine
 from verifier.policy import compile_documents

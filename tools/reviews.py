@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-SHAPES = Path(__file__).resolve().parents[1] / "assets" / "k8s"
+SHAPES = Path(__file__).resolve().parents[1] / "tests" / "assets" / "k8s"
 
 _RESOURCES = {
     "Pod": ("", "pods"),
@@ -24,16 +24,19 @@ _RESOURCES = {
 
 def shape(name: str) -> dict[str, Any]:
     """A committed object (``pod``, ``deployment``, ``cronjob``, ...) or review (``review-create-pod``)."""
-    return json.loads((SHAPES / f"{name}.json").read_text())
+    loaded: dict[str, Any] = json.loads((SHAPES / f"{name}.json").read_text())
+    return loaded
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
     kind = obj["kind"]
-    if kind == "Pod":
-        return obj["spec"]
-    if kind == "CronJob":
-        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    return obj["spec"]["template"]["spec"]
+    path = {"Pod": ("spec",), "CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}.get(
+        kind, ("spec", "template", "spec")
+    )
+    node: dict[str, Any] = obj
+    for key in path:
+        node = node[key]
+    return node
 
 
 def with_images(obj: dict[str, Any], containers: list[str], init: list[str] | None = None) -> dict[str, Any]:
