@@ -34,8 +34,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.reviews import review, shape, with_images  # noqa: E402
 from tools.localregistry import LocalRegistry  # noqa: E402
+from tools.reviews import review, shape, with_images  # noqa: E402
 from tools.testimages import build_image, push_image  # noqa: E402
 from verifier.cli import main as sealgate  # noqa: E402
 from webhook.certs import write_bundle  # noqa: E402

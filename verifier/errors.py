@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "ArtifactMismatchError",
     "BlobTooLargeError",
+    "BundleInvalidError",
+    "CertificateInvalidError",
     "ConfigError",
     "DigestMismatchError",
+    "EnvelopeInvalidError",
+    "IdentityMismatchError",
     "InvalidDigestError",
     "InvalidReferenceError",
     "KeyFileError",
@@ -28,6 +33,10 @@ __all__ = [
     "RegistryUnavailableError",
     "SealgateError",
     "SignatureInvalidError",
+    "SigstoreError",
+    "TimestampInvalidError",
+    "TransparencyLogError",
+    "TrustRootError",
     "UsageError",
     "VerificationError",
 ]
@@ -167,3 +176,60 @@ class PayloadInvalidError(VerificationError):
     """A signature payload that is not a well-formed simple-signing document."""
 
     code = "PAYLOAD_INVALID"
+
+
+# --- Sigstore bundles and keyless verification (exit 1; trust roots exit 2) ------------------------------
+
+
+class TrustRootError(ConfigError):
+    """A Sigstore trusted root (``trusted_root.json`` or JSON Lines of them) that cannot be used."""
+
+    code = "TRUST_ROOT_INVALID"
+
+
+class SigstoreError(VerificationError):
+    """Root of the Sigstore verification failures (bundles, Fulcio certificates, Rekor, TSA, DSSE)."""
+
+    code = "SIGSTORE_FAILED"
+
+
+class BundleInvalidError(SigstoreError):
+    """A Sigstore bundle (or legacy cosign Rekor annotation) that is malformed or of an unsupported version."""
+
+    code = "BUNDLE_INVALID"
+
+
+class CertificateInvalidError(SigstoreError):
+    """A signing certificate that does not chain to a trusted Fulcio CA, is outside its validity, or lacks an SCT."""
+
+    code = "CERTIFICATE_INVALID"
+
+
+class IdentityMismatchError(SigstoreError):
+    """The certificate's identity (SAN) or OIDC issuer is not the one the policy expects."""
+
+    code = "IDENTITY_MISMATCH"
+
+
+class TransparencyLogError(SigstoreError):
+    """Rekor evidence that does not verify: SET, inclusion proof, checkpoint, or an entry that does not match."""
+
+    code = "TLOG_INVALID"
+
+
+class TimestampInvalidError(SigstoreError):
+    """No trusted signing time, or an RFC 3161 / log time that contradicts the certificate."""
+
+    code = "TIMESTAMP_INVALID"
+
+
+class EnvelopeInvalidError(SigstoreError):
+    """A DSSE envelope or in-toto statement that is malformed."""
+
+    code = "DSSE_INVALID"
+
+
+class ArtifactMismatchError(SigstoreError):
+    """The signature (message digest or in-toto subject) is not over the artifact asked about."""
+
+    code = "ARTIFACT_MISMATCH"

@@ -1,43 +1,100 @@
 """Every size, count and time limit sealgate enforces, in one frozen object with documented defaults.
 
-Each fetch checks its cap *before* reading further (``Content-Length`` first, then while streaming), so a
-hostile registry cannot make sealgate buffer more than the limit.
+Each fetch checks its cap *before* reading further (``Content-Length`` first, then while streaming; a count
+before the first element is fetched), so a hostile registry or API client cannot make sealgate buffer more
+than the limit. A limit that is hit is a :class:`~verifier.errors.LimitExceededError` (or its
+``BlobTooLargeError``) whose message names the field below, so a denial says which limit stopped it::
+
+    >>> from verifier.limits import DEFAULT_LIMITS, Limits
+    >>> strict = Limits(max_manifest_bytes=1024 * 1024, retries=1)
+    >>> DEFAULT_LIMITS.max_redirects
+    3
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+
+from verifier.errors import ConfigError
 
 __all__ = ["DEFAULT_LIMITS", "Limits"]
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    # --- admission requests (the webhook) ----------------------------------------------------------------
+    #: largest AdmissionReview body read (the API server stores objects of at most 3 MiB)
+    max_request_bytes: int = 3 * MiB
+    #: images verified for one admission request; more is a denial naming this limit
+    max_images_per_request: int = 64
+
+    # --- what a registry may send ------------------------------------------------------------------------
     #: largest manifest or index accepted (distribution's own default cap is 4 MiB)
     max_manifest_bytes: int = 4 * MiB
+    #: layers of one image manifest, or entries of one index (cosign caps signature manifests at 1000)
+    max_layers: int = 1000
     #: largest signature payload / attestation layer read (cosign caps attachments at 128 MiB; a simple
     #: signing payload is a few hundred bytes, so we are much stricter by default)
     max_payload_bytes: int = 4 * MiB
+    #: largest sigstore bundle (a bundle with a certificate and a Rekor entry is about 10 KiB)
+    max_bundle_bytes: int = 1 * MiB
+    #: largest SBOM document read (CycloneDX/SPDX JSON of a big image is tens of MiB)
+    max_sbom_bytes: int = 32 * MiB
     #: largest generic blob read through ``get_blob`` when the caller does not say
     max_blob_bytes: int = 64 * MiB
     #: signature layers considered per image (cosign's own cap is 1000)
     max_signatures: int = 1000
+    #: manifests listed by one referrers answer (signatures, attestations, SBOMs ... of one image)
+    max_referrers: int = 128
+    #: pages followed when listing tags
+    max_tag_pages: int = 100
     #: HTTP redirects followed for one request (blob storage redirects)
     max_redirects: int = 3
+
+    # --- time --------------------------------------------------------------------------------------------
     #: seconds to establish a TCP/TLS connection
     connect_timeout: float = 5.0
     #: seconds to wait for bytes once connected
     read_timeout: float = 15.0
-    #: retries of idempotent requests after 429/5xx or a connection error
+    #: retries of idempotent requests after 429/5xx or a connection error (never past the request deadline)
     retries: int = 3
     #: first back-off step in seconds (doubles each retry)
     backoff_base: float = 0.2
-    #: longest ``Retry-After`` honoured, in seconds; a longer one fails the request at once
+    #: longest ``Retry-After`` honoured, in seconds; a longer one (or one past the deadline) fails at once
     max_retry_after: float = 10.0
-    #: pages followed when listing tags
-    max_tag_pages: int = 100
 
+    # --- registry resilience -----------------------------------------------------------------------------
+    #: HTTP requests in flight to one registry host at once (others wait, within their deadline)
+    registry_concurrency: int = 32
+    #: consecutive failed requests (unavailable after retries, or past the deadline) that open a
+    #: registry's circuit breaker: requests then fail at once for ``breaker_cooldown`` seconds
+    breaker_failures: int = 5
+    #: seconds an open breaker fails fast before letting one probe request through (half-open)
+    breaker_cooldown: float = 0.5
+
+    # --- memory ------------------------------------------------------------------------------------------
+    #: bearer tokens kept (one per registry host and repository scope), least recently used evicted
+    max_cached_tokens: int = 1024
+    #: host name resolutions kept for the SSRF guard (redirect and token-realm hosts)
+    max_cached_hosts: int = 256
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"limit {spec.name} must be a number, not {type(value).__name__}")
+            if not math.isfinite(value):
+                raise ConfigError(f"limit {spec.name} must be finite, not {value}")
+            may_be_zero = spec.name in _MAY_BE_ZERO
+            if value < 0 or (value == 0 and not may_be_zero):
+                raise ConfigError(f"limit {spec.name} must be {'>= 0' if may_be_zero else '> 0'}, not {value}")
+
+
+#: limits where 0 is meaningful: no retries, no redirects, no back-off, no Retry-After, no cool-down
+_MAY_BE_ZERO = frozenset({"retries", "max_redirects", "backoff_base", "max_retry_after", "breaker_cooldown"})
 
 DEFAULT_LIMITS = Limits()

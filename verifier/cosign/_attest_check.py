@@ -1,0 +1,283 @@
+"""Checking key-signed attestations found by :func:`verifier.cosign.discover` (FORMATS.md §6, §7).
+
+``check_attestation`` is pure: an :class:`Attachment` in, an :class:`AttestationCheck` out. An attestation is
+accepted when one of the keys verifies its DSSE signature (over PAE, any keyid), the payload is an in-toto
+statement (v0.1 or v1) with a subject whose sha256 equals the image digest, and its predicate type is the one
+asked for. Sigstore bundles (v0.1-v0.3) are checked through ``verifier.sigstore.verify_bundle`` when that
+module is present (which also checks any transparency log entry and timestamp against the trusted root);
+until then only the key signature is checked and the reason says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, UnsupportedAttachmentError, discover
+from verifier.cosign._dsse_layer import (
+    INTOTO_PAYLOAD_TYPE,
+    DsseEnvelope,
+    Statement,
+    envelope_signer,
+    parse_envelope,
+    parse_statement,
+)
+from verifier.cosign._layout import DSSE_MEDIA_TYPE
+from verifier.cosign._verify import NamedKey
+from verifier.errors import NoSignaturesError, PayloadInvalidError, RegistryError, SealgateError, SignatureInvalidError
+from verifier.oci import Digest, Reference, RegistryClient
+
+__all__ = [
+    "BUNDLE_MEDIA_TYPES",
+    "AttestationCheck",
+    "AttestationVerification",
+    "BundleVerifier",
+    "check_attestation",
+    "verify_image_attestations",
+]
+
+_logger = logging.getLogger(__name__)
+
+OK = "OK"
+SUBJECT_MISMATCH = "SUBJECT_MISMATCH"
+PREDICATE_TYPE_MISMATCH = "PREDICATE_TYPE_MISMATCH"
+
+BUNDLE_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        "application/vnd.dev.sigstore.bundle+json;version=0.3",
+        "application/vnd.dev.sigstore.bundle.v0.3+json",
+    }
+)
+
+#: ``(bundle JSON, key, image digest) -> None``, raising a :class:`SealgateError` when the bundle does not
+#: verify with ``key``; the default uses ``verifier.sigstore.verify_bundle`` when it exists
+BundleVerifier = Callable[[bytes, NamedKey, Digest], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationCheck:
+    """The verdict on one attestation."""
+
+    attachment: str  # the layer's (or bundle's) digest
+    layout: str
+    code: str  # OK, or why it was rejected
+    reason: str
+    key: str | None = None
+    predicate_type: str | None = None
+    statement: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def verified(self) -> bool:
+        return self.code == OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attachment": self.attachment,
+            "layout": self.layout,
+            "verified": self.verified,
+            "code": self.code,
+            "reason": self.reason,
+            "key": self.key,
+            "predicateType": self.predicate_type,
+            "statement": dict(self.statement) if self.verified and self.statement is not None else None,
+        }
+
+
+def _default_bundle_verifier() -> BundleVerifier | None:
+    try:
+        from verifier import sigstore  # optional until verifier/sigstore lands
+    except ImportError:
+        return None
+    verify_bundle = getattr(sigstore, "verify_bundle", None)
+    if verify_bundle is None:
+        return None
+
+    def verify(bundle: bytes, key: NamedKey, digest: Digest) -> None:
+        verify_bundle(bundle, key=key.key, digest=digest)
+
+    return verify
+
+
+def _bundle_envelope(bundle: bytes, where: str) -> tuple[DsseEnvelope, bool]:
+    """The DSSE envelope of a bundle and whether the bundle carries tlog/timestamp evidence."""
+    try:
+        doc = json.loads(bundle)
+    except (ValueError, UnicodeDecodeError):
+        raise PayloadInvalidError(f"bundle {where} is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise PayloadInvalidError(f"bundle {where} is not a JSON object")
+    media_type = doc.get("mediaType")
+    if media_type not in BUNDLE_MEDIA_TYPES:
+        raise UnsupportedAttachmentError(f"bundle {where} has unknown media type {str(media_type)[:100]!r}")
+    material = doc.get("verificationMaterial")
+    if not isinstance(material, dict):
+        raise PayloadInvalidError(f"bundle {where} has no verificationMaterial")
+    if "dsseEnvelope" not in doc:
+        if "messageSignature" in doc:
+            raise UnsupportedAttachmentError(f"bundle {where} holds a message signature, not an attestation")
+        raise PayloadInvalidError(f"bundle {where} has neither dsseEnvelope nor messageSignature")
+    envelope = parse_envelope(doc["dsseEnvelope"], f"DSSE envelope of bundle {where}")
+    timestamps = material.get("timestampVerificationData")
+    evidence = bool(material.get("tlogEntries")) or (isinstance(timestamps, dict) and bool(timestamps))
+    return envelope, evidence
+
+
+def check_attestation(
+    attachment: Attachment,
+    keys: Sequence[NamedKey],
+    digest: Digest,
+    predicate_type: str | None,
+    *,
+    bundle_verifier: BundleVerifier | None = None,
+) -> AttestationCheck:
+    """Judge one discovered attestation (a legacy DSSE layer or a sigstore bundle) against ``keys``.
+
+    ``predicate_type`` is the URI required (None accepts any). Order: readable, signed by one of ``keys``,
+    an in-toto statement, a subject with ``digest``, then the predicate type.
+    """
+    where = str(attachment.digest)
+
+    def verdict(code: str, reason: str, **extra: Any) -> AttestationCheck:
+        return AttestationCheck(where, attachment.layout, code, reason, **extra)
+
+    payload = attachment.payload
+    if isinstance(payload, SealgateError):
+        return verdict(payload.code, payload.message)
+    evidence_unchecked = False
+    try:
+        if attachment.is_bundle:
+            envelope, evidence = _bundle_envelope(payload, where)
+        elif attachment.media_type == DSSE_MEDIA_TYPE:
+            envelope, evidence = parse_envelope(payload, f"DSSE envelope {where}"), False
+        else:
+            raise UnsupportedAttachmentError(f"layer {where} ({attachment.media_type}) is not an attestation")
+    except SealgateError as exc:
+        return verdict(exc.code, exc.message)
+    if envelope.payload_type != INTOTO_PAYLOAD_TYPE:
+        return verdict(
+            UnsupportedAttachmentError.code, f"envelope payload type {envelope.payload_type[:100]!r} is not in-toto"
+        )
+    signer = envelope_signer(envelope, keys)
+    if signer is None:
+        names = ", ".join(repr(k.name) for k in keys)
+        return verdict(SignatureInvalidError.code, f"attestation signature invalid for key {names}")
+    if attachment.is_bundle:
+        verifier = bundle_verifier or _default_bundle_verifier()
+        if verifier is not None:
+            try:
+                verifier(payload, signer, digest)
+            except SealgateError as exc:
+                return verdict(exc.code, f"bundle rejected: {exc.message}", key=signer.name)
+        else:
+            evidence_unchecked = evidence
+    try:
+        statement: Statement = parse_statement(envelope.payload)
+    except PayloadInvalidError as exc:
+        return verdict(exc.code, exc.message, key=signer.name)
+    extra: dict[str, Any] = {
+        "key": signer.name,
+        "predicate_type": statement.predicate_type,
+        "statement": statement.document,
+    }
+    if statement.subject_for(digest) is None:
+        return verdict(SUBJECT_MISMATCH, f"statement subject does not name {digest}", **extra)
+    if predicate_type is not None and statement.predicate_type != predicate_type:
+        return verdict(
+            PREDICATE_TYPE_MISMATCH,
+            f"predicate type is {statement.predicate_type[:200]!r}, not {predicate_type!r}",
+            **extra,
+        )
+    note = " (transparency log evidence not checked)" if evidence_unchecked else ""
+    return verdict(OK, f"attestation verified with key {signer.name!r}{note}", **extra)
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationVerification:
+    """Everything ``verify_image_attestations`` found out about one image."""
+
+    image: Reference
+    digest: Digest | None
+    resolved_from_tag: str | None
+    predicate_type: str | None
+    checks: tuple[AttestationCheck, ...] = ()
+    error: SealgateError | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.error is None and any(check.verified for check in self.checks)
+
+    @property
+    def code(self) -> str:
+        if self.verified:
+            return OK
+        if self.error is not None:
+            return self.error.code
+        codes = {check.code for check in self.checks}
+        return codes.pop() if len(codes) == 1 else SignatureInvalidError.code
+
+    def reason(self) -> str:
+        if self.error is not None:
+            return self.error.message
+        good = [c for c in self.checks if c.verified]
+        if good:
+            return f"{len(good)} of {len(self.checks)} attestations verified"
+        return "; ".join(dict.fromkeys(c.reason for c in self.checks))
+
+    def statements(self) -> list[Mapping[str, Any]]:
+        return [c.statement for c in self.checks if c.verified and c.statement is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": str(self.image),
+            "digest": str(self.digest) if self.digest else None,
+            "resolvedFromTag": self.resolved_from_tag,
+            "predicateType": self.predicate_type,
+            "verified": self.verified,
+            "code": self.code,
+            "reason": self.reason(),
+            "attestations": [check.to_dict() for check in self.checks],
+        }
+
+
+async def verify_image_attestations(
+    client: RegistryClient,
+    ref: Reference,
+    keys: Sequence[NamedKey],
+    *,
+    predicate_type: str | None,
+    attestation_repository: Reference | None = None,
+    bundle_verifier: BundleVerifier | None = None,
+) -> AttestationVerification:
+    """Find every attestation of ``ref`` in every layout and check each; registry failures land in ``error``.
+
+    ``predicate_type`` ``https://sigstore.dev/cosign/sign/v1`` also looks at cosign 3 signature bundles.
+    """
+    digest, resolved = ref.digest, None
+    try:
+        if digest is None:
+            digest, resolved = (await client.resolve(ref)).digest, ref.tag
+        found = await discover(
+            client,
+            attestation_repository or ref,
+            digest,
+            signatures=predicate_type == COSIGN_SIGN_PREDICATE,
+            attestations=True,
+        )
+    except (RegistryError, NoSignaturesError) as exc:
+        _logger.debug("attestation lookup for %s stopped: %s", ref, exc)
+        image = ref if digest is None else ref.with_digest(digest)
+        return AttestationVerification(image, digest, resolved, predicate_type, error=exc)
+    candidates = [a for a in found if a.is_bundle or a.media_type == DSSE_MEDIA_TYPE or not a.ok]
+    image = ref.with_digest(digest)
+    if not candidates:
+        error = NoSignaturesError(f"no attestations found for {image.name}@{digest}")
+        return AttestationVerification(image, digest, resolved, predicate_type, error=error)
+    checks = tuple(
+        check_attestation(a, keys, digest, predicate_type, bundle_verifier=bundle_verifier) for a in candidates
+    )
+    return AttestationVerification(image, digest, resolved, predicate_type, checks)

@@ -1,0 +1,379 @@
+"""Find every cosign signature and attestation of an image, whatever layout stored it (FORMATS.md §1, §6).
+
+Layouts, each reported on the :class:`Attachment` it produced:
+
+- ``legacy-sig`` / ``legacy-att``: the layers of ``<repo>:sha256-<hex>.sig`` / ``.att``;
+- ``referrers``: manifests the OCI 1.1 referrers API lists for the digest;
+- ``fallback-tag``: manifests listed in the referrers fallback tag ``<repo>:sha256-<hex>`` (an OCI index),
+  used when the registry has no referrers API. The index is never filtered by artifactType or annotations:
+  every manifest is fetched and judged by its content (cosign 3.0.x wrote ``application/vnd.oci.empty.v1+json``
+  there, 3.1 the bundle type).
+
+A referring manifest is cosign material when it has exactly one layer that is a sigstore bundle
+(``application/vnd.dev.sigstore.bundle*``; v3 ``cosign sign``/``attest``) or when its layers are cosign
+simple-signing / DSSE layers (``--registry-referrers-mode=oci-1-1``). Other referrers (SBOMs pushed by other
+tools, notation signatures, ...) are skipped, as cosign skips them. Everything that *claims* to be cosign
+material but cannot be read becomes an :class:`Attachment` whose ``payload`` is the error, so one bad entry
+never hides the others and never counts as verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from verifier.cosign._layout import (
+    DSSE_MEDIA_TYPE,
+    SIMPLE_SIGNING_MEDIA_TYPE,
+    attachment_tag,
+    parse_signature_manifest,
+)
+from verifier.errors import (
+    BlobTooLargeError,
+    DigestMismatchError,
+    LimitExceededError,
+    ManifestUnknownError,
+    RegistryProtocolError,
+    SealgateError,
+    VerificationError,
+)
+from verifier.oci import (
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    Digest,
+    Manifest,
+    Reference,
+    RegistryClient,
+)
+
+__all__ = [
+    "BUNDLE_CONTENT_ANNOTATION",
+    "BUNDLE_MEDIA_TYPE_PREFIX",
+    "BUNDLE_PREDICATE_ANNOTATION",
+    "BUNDLE_V03_MEDIA_TYPE",
+    "COSIGN_SIGN_PREDICATE",
+    "LAYOUTS",
+    "Attachment",
+    "UnsupportedAttachmentError",
+    "discover",
+    "is_bundle_media_type",
+]
+
+_logger = logging.getLogger(__name__)
+
+LEGACY_SIG: Final = "legacy-sig"
+LEGACY_ATT: Final = "legacy-att"
+REFERRERS: Final = "referrers"
+FALLBACK_TAG: Final = "fallback-tag"
+LAYOUTS = (LEGACY_SIG, LEGACY_ATT, REFERRERS, FALLBACK_TAG)
+
+BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
+BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+BUNDLE_CONTENT_ANNOTATION = "dev.sigstore.bundle.content"
+BUNDLE_PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
+#: the predicate type of the statement ``cosign sign`` (v3, bundle format) signs
+COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+
+#: fetch failures that concern one entry only (the rest of the image can still be judged); others
+#: (registry unavailable, unauthorised) concern the whole image and propagate
+_ENTRY_ERRORS = (ManifestUnknownError, DigestMismatchError, LimitExceededError, RegistryProtocolError)
+
+#: at most this many blob/manifest fetches run at once per ``discover`` call
+_CONCURRENCY = 8
+
+
+class UnsupportedAttachmentError(VerificationError):
+    """Something stored as a cosign attachment that sealgate cannot read (layer type, bundle shape)."""
+
+    code = "UNSUPPORTED_ATTACHMENT"
+
+
+def is_bundle_media_type(media_type: str) -> bool:
+    return media_type.startswith(BUNDLE_MEDIA_TYPE_PREFIX)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One signature or attestation found for an image, with where it came from.
+
+    ``payload`` is the layer blob exactly as stored (a simple-signing payload, a DSSE envelope, or for the
+    bundle layouts the bundle JSON), or the error that kept it from being read. ``bundle`` is the bundle
+    JSON for sigstore-bundle layers (the same bytes as ``payload``), else None. ``annotations`` are the
+    layer's annotations (legacy layouts) or the referring manifest's (bundles).
+    """
+
+    layout: str
+    media_type: str
+    digest: Digest
+    payload: bytes | SealgateError
+    annotations: Mapping[str, str]
+    bundle: bytes | None = None
+    #: the manifest the layer was found in (the ``.sig``/``.att`` manifest or the referrer)
+    manifest: Digest | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not isinstance(self.payload, SealgateError)
+
+    @property
+    def is_bundle(self) -> bool:
+        return is_bundle_media_type(self.media_type)
+
+    @property
+    def is_attestation(self) -> bool:
+        """True for DSSE layers and for bundles that do not (claim to) hold a ``cosign sign`` statement."""
+        if self.media_type == DSSE_MEDIA_TYPE:
+            return True
+        if self.is_bundle:
+            return self.annotations.get(BUNDLE_PREDICATE_ANNOTATION) != COSIGN_SIGN_PREDICATE
+        return False
+
+    @property
+    def is_signature(self) -> bool:
+        """True for simple-signing layers and for bundles that do not (claim to) hold an attestation."""
+        if self.media_type == SIMPLE_SIGNING_MEDIA_TYPE:
+            return True
+        if self.is_bundle:
+            predicate = self.annotations.get(BUNDLE_PREDICATE_ANNOTATION)
+            return predicate is None or predicate == COSIGN_SIGN_PREDICATE
+        return False
+
+    def error(self) -> SealgateError | None:
+        return self.payload if isinstance(self.payload, SealgateError) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        error = self.error()
+        return {
+            "layout": self.layout,
+            "mediaType": self.media_type,
+            "digest": str(self.digest),
+            "manifest": str(self.manifest) if self.manifest else None,
+            "error": None if error is None else {"code": error.code, "message": error.message},
+        }
+
+
+def _wanted(attachment: Attachment, signatures: bool, attestations: bool) -> bool:
+    if attachment.is_signature and signatures:
+        return True
+    if attachment.is_attestation and attestations:
+        return True
+    # unreadable entries that could be either are kept so their reason is reported
+    return not attachment.is_signature and not attachment.is_attestation
+
+
+class _Discovery:
+    def __init__(self, client: RegistryClient, repository: Reference, digest: Digest) -> None:
+        self.client = client
+        self.repository = repository
+        self.digest = digest
+        self.limits = client.limits
+        self._gate = asyncio.Semaphore(_CONCURRENCY)
+
+    async def _bounded(self, call: Callable[[], Awaitable[bytes]]) -> bytes | SealgateError:
+        async with self._gate:
+            try:
+                return await call()
+            except _ENTRY_ERRORS as exc:
+                return exc
+
+    async def _payload(self, descriptor: Descriptor) -> bytes | SealgateError:
+        limit = self.limits.max_payload_bytes
+        if descriptor.size > limit:
+            return BlobTooLargeError(
+                f"layer {descriptor.digest} is {descriptor.size} bytes, above the {limit}-byte limit"
+            )
+        return await self._bounded(lambda: self.client.get_blob(self.repository, descriptor.digest, max_bytes=limit))
+
+    # --- legacy tags ------------------------------------------------------------------------------------
+
+    async def legacy(self, suffix: str, layout: str, expected: str) -> list[Attachment]:
+        tag_ref = self.repository.with_tag(attachment_tag(self.digest, suffix))
+        try:
+            manifest = await self.client.get_manifest(tag_ref, accept=(OCI_MANIFEST, DOCKER_MANIFEST))
+        except ManifestUnknownError:
+            return []
+        except (RegistryProtocolError, LimitExceededError) as exc:
+            return [self._broken(layout, tag_ref.tag or suffix, exc)]
+        try:
+            layers = parse_signature_manifest(manifest, max_layers=self.limits.max_signatures)
+        except (RegistryProtocolError, LimitExceededError) as exc:
+            return [Attachment(layout, OCI_MANIFEST, manifest.digest, exc, {}, manifest=manifest.digest)]
+        return await self._layers(layout, manifest.digest, [layer.descriptor for layer in layers], expected)
+
+    async def _layers(
+        self, layout: str, manifest: Digest, layers: list[Descriptor], expected: str | None
+    ) -> list[Attachment]:
+        async def one(desc: Descriptor) -> Attachment:
+            annotations = dict(desc.annotations or {})
+            if desc.media_type not in (SIMPLE_SIGNING_MEDIA_TYPE, DSSE_MEDIA_TYPE) or (
+                expected is not None and desc.media_type != expected
+            ):
+                error = UnsupportedAttachmentError(
+                    f"layer {desc.digest} of {manifest} has unsupported media type {desc.media_type[:100]!r}"
+                )
+                return Attachment(layout, desc.media_type, desc.digest, error, annotations, manifest=manifest)
+            payload = await self._payload(desc)
+            return Attachment(layout, desc.media_type, desc.digest, payload, annotations, manifest=manifest)
+
+        return list(await asyncio.gather(*(one(desc) for desc in layers)))
+
+    def _broken(self, layout: str, where: str, exc: SealgateError) -> Attachment:
+        # a listing that cannot be read at all: reported once, under the subject's digest
+        _logger.debug("%s listing %s unreadable: %s", layout, where, exc)
+        return Attachment(layout, OCI_INDEX, self.digest, exc, {})
+
+    # --- referrers --------------------------------------------------------------------------------------
+
+    async def referrers(self) -> list[Attachment]:
+        layout = REFERRERS
+        index: Manifest | None
+        try:
+            index = await self.client.get_referrers(self.repository, self.digest)
+        except RegistryProtocolError as exc:
+            # like ggcr: a registry that answers the referrers endpoint with nonsense has no usable API
+            _logger.debug("referrers API of %s unusable (%s); using the fallback tag", self.repository.name, exc)
+            index = None
+        entries: list[Descriptor] = []
+        if index is not None:
+            try:
+                entries = self._index_entries(index)
+            except (RegistryProtocolError, LimitExceededError) as exc:
+                return [self._broken(layout, "referrers index", exc)]
+        if index is None or not entries:
+            # no API, or an API that knows nothing: cosign < 3 / pre-upgrade pushes live in the fallback tag
+            layout = FALLBACK_TAG
+            tag_ref = self.repository.with_tag(self.digest.tag_form)
+            try:
+                index = await self.client.get_manifest(tag_ref, accept=(OCI_INDEX,))
+                entries = self._index_entries(index)
+            except ManifestUnknownError:
+                return []
+            except (RegistryProtocolError, LimitExceededError) as exc:
+                return [self._broken(layout, tag_ref.tag or "fallback tag", exc)]
+        found = await asyncio.gather(*(self._referrer(layout, entry) for entry in entries))
+        return [attachment for group in found for attachment in group]
+
+    def _index_entries(self, index: Manifest) -> list[Descriptor]:
+        doc = index.json()
+        manifests = doc.get("manifests")
+        if manifests is None:
+            return []
+        if not isinstance(manifests, list):
+            raise RegistryProtocolError(f"referrers index {index.digest} has no manifests list")
+        if len(manifests) > self.limits.max_signatures:
+            raise LimitExceededError(
+                f"referrers index {index.digest} lists {len(manifests)} manifests, "
+                f"more than the limit of {self.limits.max_signatures}"
+            )
+        entries, seen = [], set()
+        for i, raw in enumerate(manifests):
+            entry = Descriptor.from_dict(raw, f"entry {i} of referrers index {index.digest}")
+            if entry.digest not in seen:
+                seen.add(entry.digest)
+                entries.append(entry)
+        return entries
+
+    async def _referrer(self, layout: str, entry: Descriptor) -> list[Attachment]:
+        media_type = entry.artifact_type or entry.media_type
+
+        def broken(exc: SealgateError) -> list[Attachment]:
+            return [
+                Attachment(layout, media_type, entry.digest, exc, dict(entry.annotations or {}), manifest=entry.digest)
+            ]
+
+        if entry.size > self.limits.max_manifest_bytes:
+            return broken(BlobTooLargeError(f"referrer {entry.digest} is {entry.size} bytes, above the limit"))
+        ref = self.repository.with_digest(entry.digest)
+        async with self._gate:
+            try:
+                manifest = await self.client.get_manifest(ref, accept=(OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX))
+            except _ENTRY_ERRORS as exc:
+                return broken(exc)
+        if manifest.media_type == OCI_INDEX:
+            _logger.debug("referrer %s is an index; not cosign material", entry.digest)
+            return []
+        try:
+            doc = manifest.json()
+            layers_raw = doc.get("layers")
+            if not isinstance(layers_raw, list):
+                raise RegistryProtocolError(f"referrer {entry.digest} has no layers list")
+            if len(layers_raw) > self.limits.max_signatures:
+                raise LimitExceededError(f"referrer {entry.digest} has {len(layers_raw)} layers, above the limit")
+            layers = [
+                Descriptor.from_dict(x, f"layer {i} of referrer {entry.digest}") for i, x in enumerate(layers_raw)
+            ]
+            self._check_subject(doc, entry.digest)
+        except SealgateError as exc:
+            return broken(exc)
+        annotations = doc.get("annotations")
+        manifest_annotations = (
+            {k: v for k, v in annotations.items() if isinstance(v, str)} if isinstance(annotations, dict) else {}
+        )
+        artifact_type = doc.get("artifactType") if isinstance(doc.get("artifactType"), str) else None
+        bundle_layers = [layer for layer in layers if is_bundle_media_type(layer.media_type)]
+        if bundle_layers or (artifact_type is not None and is_bundle_media_type(artifact_type)):
+            if len(layers) != 1 or len(bundle_layers) != 1:
+                return broken(
+                    UnsupportedAttachmentError(
+                        f"bundle referrer {entry.digest} has {len(layers)} layers; cosign writes exactly one bundle"
+                    )
+                )
+            layer = bundle_layers[0]
+            payload = await self._payload(layer)
+            bundle = payload if isinstance(payload, bytes) else None
+            return [
+                Attachment(
+                    layout, layer.media_type, layer.digest, payload, manifest_annotations, bundle, manifest=entry.digest
+                )
+            ]
+        if any(layer.media_type in (SIMPLE_SIGNING_MEDIA_TYPE, DSSE_MEDIA_TYPE) for layer in layers):
+            return await self._layers(layout, entry.digest, layers, None)
+        _logger.debug("referrer %s (%s) is not cosign material; skipped", entry.digest, media_type)
+        return []
+
+    def _check_subject(self, doc: Mapping[str, Any], where: Digest) -> None:
+        subject = doc.get("subject")
+        if subject is None:
+            raise RegistryProtocolError(f"referrer {where} has no subject")
+        described = Descriptor.from_dict(subject, f"subject of referrer {where}")
+        if described.digest != self.digest:
+            raise VerificationError(f"referrer {where} refers to {described.digest}, not to {self.digest}")
+
+
+async def discover(
+    client: RegistryClient,
+    repository: Reference,
+    digest: Digest,
+    *,
+    signatures: bool = True,
+    attestations: bool = True,
+) -> list[Attachment]:
+    """Every signature (``signatures``) and/or attestation (``attestations``) of ``repository@digest``.
+
+    Looks at the ``.sig`` and ``.att`` tags and at the referrers (API, else the fallback tag) of
+    ``repository`` (pass cosign's ``COSIGN_REPOSITORY`` here to look elsewhere). Unreadable entries come
+    back with their error as ``payload``; at most ``client.limits.max_signatures`` attachments are
+    returned (more is a :class:`LimitExceededError`). Registry failures that concern the whole image
+    (unavailable, unauthorised) propagate as :class:`RegistryError`.
+    """
+    run = _Discovery(client, repository, digest)
+    jobs = []
+    if signatures:
+        jobs.append(run.legacy("sig", LEGACY_SIG, SIMPLE_SIGNING_MEDIA_TYPE))
+    if attestations:
+        jobs.append(run.legacy("att", LEGACY_ATT, DSSE_MEDIA_TYPE))
+    jobs.append(run.referrers())
+    groups = await asyncio.gather(*jobs)
+    found = [a for group in groups for a in group if _wanted(a, signatures, attestations)]
+    if len(found) > client.limits.max_signatures:
+        raise LimitExceededError(
+            f"{repository.name}@{digest} has {len(found)} signatures and attestations, "
+            f"more than the limit of {client.limits.max_signatures}"
+        )
+    _logger.debug("discovered %d attachments for %s@%s", len(found), repository.name, digest)
+    return found

@@ -1,0 +1,178 @@
+"""Registry resilience: the request deadline, a per-registry circuit breaker and a small LRU map.
+
+**Deadline.** A caller (the webhook, per admission request) says how long registry work may take::
+
+    with request_deadline(7.5):
+        await client.get_manifest(ref)
+
+The deadline lives in a :mod:`contextvars` variable, so it follows the task and the tasks it starts (a
+singleflight task keeps the deadline of the request that started it). The transport never sleeps past it
+(``Retry-After`` and back-off included) and stops waiting for a registry when it is reached; a hung registry
+so costs one deadline, and the failure is a ``RegistryUnavailableError`` naming the registry (counted by the
+breaker), not a cancelled task. Nested deadlines only ever shorten the time left.
+
+**Breaker.** After ``failures`` consecutive failed requests to a registry host the breaker *opens*: requests
+fail at once for ``cooldown`` seconds. Then it is *half-open*: exactly one probe request goes through while
+the others keep failing fast; the probe's success closes the breaker, its failure opens it again.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, TypeVar
+
+__all__ = ["Admission", "BreakerState", "CircuitBreaker", "LRUMap", "remaining", "request_deadline"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: absolute ``time.monotonic()`` by which the current request's registry work must be done
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("sealgate_registry_deadline", default=None)
+
+
+@contextmanager
+def request_deadline(seconds: float) -> Iterator[float]:
+    """Bound registry work in this context to ``seconds`` from now (or less, if an outer deadline is nearer).
+
+    Yields the absolute ``time.monotonic()`` deadline in force.
+    """
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        raise ValueError(f"deadline must be >= 0 seconds, not {seconds}")
+    when = time.monotonic() + seconds
+    outer = _DEADLINE.get()
+    if outer is not None:
+        when = min(when, outer)
+    token = _DEADLINE.set(when)
+    try:
+        yield when
+    finally:
+        _DEADLINE.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left before the current deadline (``<= 0`` once passed), or None when there is none."""
+    when = _DEADLINE.get()
+    return None if when is None else when - time.monotonic()
+
+
+class BreakerState(Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Permission for one request; ``probe`` when it is the half-open breaker's single trial."""
+
+    probe: bool
+
+
+class CircuitBreaker:
+    """Consecutive-failure breaker for one registry host (not thread-safe; one event loop)."""
+
+    def __init__(self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if failures < 1:
+            raise ValueError("failures must be >= 1")
+        self.threshold = failures
+        self.cooldown = cooldown
+        self._clock = clock
+        self.consecutive_failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+        #: times the breaker went from closed (or half-open) to open
+        self.trips = 0
+
+    @property
+    def state(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._probing or self._clock() - self._opened_at >= self.cooldown:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def retry_in(self) -> float:
+        """Seconds until the cool-down ends (0 when closed or already past it)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self.cooldown - (self._clock() - self._opened_at))
+
+    def admit(self) -> Admission | None:
+        """An :class:`Admission` for one request, or None when it must fail fast (open, or probe running)."""
+        if self._opened_at is None:
+            return Admission(probe=False)
+        if self._probing or self._clock() - self._opened_at < self.cooldown:
+            return None
+        self._probing = True
+        return Admission(probe=True)
+
+    def allows_retry(self, admission: Admission) -> bool:
+        """Whether a request already admitted should keep retrying (no: the breaker opened meanwhile)."""
+        return admission.probe or self._opened_at is None
+
+    def success(self, admission: Admission) -> None:
+        """The registry answered: close the breaker."""
+        self.consecutive_failures = 0
+        self._opened_at = None
+        if admission.probe:
+            self._probing = False
+
+    def failure(self, admission: Admission) -> None:
+        """The request failed for want of the registry (after its retries, or at the deadline)."""
+        self.consecutive_failures += 1
+        if admission.probe:
+            self._probing = False
+            self._opened_at = self._clock()
+            self.trips += 1
+        elif self._opened_at is None and self.consecutive_failures >= self.threshold:
+            self._opened_at = self._clock()
+            self.trips += 1
+
+    def release(self, admission: Admission) -> None:
+        """The request ended without telling anything about the registry (cancelled, local error)."""
+        if admission.probe:
+            self._probing = False
+
+
+class LRUMap(Generic[K, V]):
+    """A dict bounded to ``max_entries``; the least recently used entry is evicted first."""
+
+    def __init__(self, max_entries: int) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        self._max = max_entries
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def pop(self, key: K) -> V | None:
+        return self._data.pop(key, None)
+
+    def setdefault(self, key: K, factory: Callable[[], V]) -> V:
+        value = self.get(key)
+        if value is None:
+            value = factory()
+            self[key] = value
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,150 @@
+"""DSSE envelopes and in-toto statements (FORMATS.md §7).
+
+PAE = ``"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`` over the *decoded* payload; the keyid is not
+authenticated and never used to pick a key. Envelopes are parsed as JSON (never by layout); standard and
+URL-safe base64 are both accepted. Statement subjects match by digest only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.cosign import VerifyingKey, verify_bytes
+from verifier.errors import EnvelopeInvalidError, SignatureInvalidError
+from verifier.oci import Digest
+from verifier.sigstore._util import b64decode, require_mapping
+
+__all__ = [
+    "IN_TOTO_PAYLOAD_TYPE",
+    "STATEMENT_TYPES",
+    "Envelope",
+    "EnvelopeSignature",
+    "pae",
+    "parse_envelope",
+    "parse_statement",
+    "statement_subject_matches",
+    "verify_envelope",
+]
+
+_logger = logging.getLogger(__name__)
+
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPES = frozenset({"https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1"})
+#: more signatures than this in one envelope is treated as malformed
+MAX_ENVELOPE_SIGNATURES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeSignature:
+    sig: bytes
+    keyid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    payload_type: str
+    payload: bytes
+    signatures: tuple[EnvelopeSignature, ...]
+
+    def pae(self) -> bytes:
+        return pae(self.payload_type, self.payload)
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding.
+
+    >>> pae("http://example.com/HelloWorld", b"hello world")
+    b'DSSEv1 29 http://example.com/HelloWorld 11 hello world'
+    """
+    type_bytes = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(type_bytes), type_bytes, len(payload), payload)
+
+
+def _load_json(raw: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise EnvelopeInvalidError(f"{what} is not valid JSON") from None
+
+
+def parse_envelope(raw: bytes | str | Mapping[str, Any]) -> Envelope:
+    """A DSSE envelope from JSON bytes or a parsed mapping; :class:`EnvelopeInvalidError` if malformed."""
+    doc = raw if isinstance(raw, Mapping) else _load_json(raw, "DSSE envelope")
+    doc = require_mapping(doc, "DSSE envelope", EnvelopeInvalidError)
+    payload_type = doc.get("payloadType")
+    if not isinstance(payload_type, str) or not payload_type:
+        raise EnvelopeInvalidError("DSSE envelope: missing payloadType")
+    payload = b64decode(doc.get("payload"), "DSSE envelope payload", EnvelopeInvalidError)
+    sigs = doc.get("signatures")
+    if not isinstance(sigs, list) or not sigs:
+        raise EnvelopeInvalidError("DSSE envelope: no signatures")
+    if len(sigs) > MAX_ENVELOPE_SIGNATURES:
+        raise EnvelopeInvalidError(f"DSSE envelope: too many signatures ({len(sigs)})")
+    signatures = []
+    for i, item in enumerate(sigs):
+        item = require_mapping(item, f"DSSE envelope signatures[{i}]", EnvelopeInvalidError)
+        sig = b64decode(item.get("sig"), f"DSSE envelope signatures[{i}].sig", EnvelopeInvalidError)
+        if not sig:
+            raise EnvelopeInvalidError(f"DSSE envelope signatures[{i}]: empty signature")
+        keyid = item.get("keyid")
+        if keyid is not None and not isinstance(keyid, str):
+            raise EnvelopeInvalidError(f"DSSE envelope signatures[{i}].keyid: expected a string")
+        signatures.append(EnvelopeSignature(sig, keyid))
+    return Envelope(payload_type, payload, tuple(signatures))
+
+
+def verify_envelope(env: Envelope, keys: Sequence[VerifyingKey]) -> bytes:
+    """The payload, if some signature verifies over PAE with some key; :class:`SignatureInvalidError` otherwise."""
+    message = env.pae()
+    for signature in env.signatures:
+        for key in keys:
+            if verify_bytes(key, signature.sig, message):
+                return env.payload
+    raise SignatureInvalidError("DSSE envelope signature does not verify with the given key")
+
+
+def parse_statement(payload: bytes) -> dict[str, Any]:
+    """An in-toto statement (v1 or v0.1) with a subject list and predicateType; raises if malformed."""
+    doc = _load_json(payload, "in-toto statement")
+    if not isinstance(doc, dict):
+        raise EnvelopeInvalidError("in-toto statement: expected a JSON object")
+    if doc.get("_type") not in STATEMENT_TYPES:
+        raise EnvelopeInvalidError(f"in-toto statement: unsupported _type {str(doc.get('_type'))[:60]!r}")
+    if not isinstance(doc.get("predicateType"), str):
+        raise EnvelopeInvalidError("in-toto statement: missing predicateType")
+    subjects = doc.get("subject")
+    if not isinstance(subjects, list):
+        raise EnvelopeInvalidError("in-toto statement: subject must be a list")
+    for i, subject in enumerate(subjects):
+        if not isinstance(subject, dict) or not isinstance(subject.get("digest"), dict):
+            raise EnvelopeInvalidError(f"in-toto statement: subject[{i}] has no digest object")
+    return doc
+
+
+def statement_subject_matches(
+    statement: Mapping[str, Any], digest: Digest, annotations: Mapping[str, str] | None = None
+) -> bool:
+    """True if a subject's ``digest[<algorithm>]`` equals ``digest`` (and carries ``annotations``, if given)."""
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list):
+        return False
+    for subject in subjects:
+        if not isinstance(subject, Mapping):
+            continue
+        digests = subject.get("digest")
+        if not isinstance(digests, Mapping):
+            continue
+        value = digests.get(digest.algorithm)
+        if not isinstance(value, str) or not hmac.compare_digest(value.lower(), digest.hex):
+            continue
+        if annotations:
+            have = subject.get("annotations")
+            if not isinstance(have, Mapping) or any(have.get(k) != v for k, v in annotations.items()):
+                continue
+        return True
+    return False
