@@ -16,6 +16,7 @@ default). Any problem in any file raises one :class:`~verifier.errors.PolicyErro
 
 from verifier.errors import PolicyError
 from verifier.policy._compile import (
+    CompiledAttestation,
     CompiledAuthority,
     CompiledPolicy,
     CompiledSettings,
@@ -29,11 +30,13 @@ from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry
 from verifier.policy._load import MAX_POLICY_FILE_BYTES, load_policy_files, parse_policy_text, read_policy_documents
 from verifier.policy._models import (
     API_VERSION,
+    AttestationRequirement,
     Authority,
     CacheSettings,
     Exemptions,
     ImagePolicy,
     ImagePolicySpec,
+    KeylessRef,
     KeyRef,
     LabelSelectorRequirement,
     Metadata,
@@ -47,6 +50,9 @@ from verifier.policy._schema import policy_json_schema, render_policy_schema
 from verifier.policy._select import CompiledNamespaceSelector, LabelRequirement, NamespaceLabelsRequired
 
 __all__ = [
+    "AttestationRequirement",
+    "CompiledAttestation",
+    "KeylessRef",
     "API_VERSION",
     "MAX_POLICY_FILE_BYTES",
     "Authority",

@@ -7,6 +7,7 @@ files, through the ``key_loader`` it is given. Every problem found is collected;
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -19,14 +20,18 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
 from verifier.cosign import NamedKey, load_public_key, read_key_file
-from verifier.errors import InvalidReferenceError, KeyFileError, PolicyError
+from verifier.cosign._attest import predicate_type_for
+from verifier.errors import ConfigError, InvalidReferenceError, KeyFileError, PolicyError, UsageError
 from verifier.oci import Reference
 from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry
 from verifier.policy._models import API_VERSION, Authority, ImagePolicy, Settings
 from verifier.policy._problems import one_line, validation_problems, where
 from verifier.policy._select import CompiledNamespaceSelector
+from verifier.sigstore._identity import Identity
+from verifier.sigstore._trust import TrustedRoot
 
 __all__ = [
+    "CompiledAttestation",
     "CompiledAuthority",
     "CompiledPolicy",
     "CompiledSettings",
@@ -64,8 +69,25 @@ def _spki_hex(key: NamedKey) -> str:
 @dataclass(frozen=True, slots=True)
 class CompiledAuthority:
     name: str
-    #: each ``NamedKey(name=authority name, key)``
+    #: each ``NamedKey(name=authority name, key)``; empty for a keyless authority
     keys: tuple[NamedKey, ...]
+    #: who must have signed, for a keyless authority (Fulcio certificate identity and issuer)
+    identity: Identity | None = None
+    #: whose CAs, logs and timestamp authorities to trust for keyless signatures and bundles
+    trusted_root: TrustedRoot | None = None
+
+    @property
+    def keyless(self) -> bool:
+        return self.identity is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledAttestation:
+    """An attestation the image must carry: ``predicate_type``, signed by one of ``authorities``."""
+
+    name: str
+    predicate_type: str
+    authorities: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +105,7 @@ class CompiledPolicy:
     namespaces: CompiledNamespaceSelector | None = None
     #: where it was defined (``prod.yaml: document 1``)
     source: str = ""
+    attestations: tuple[CompiledAttestation, ...] = ()
 
     def matches_image(self, ref: Reference) -> bool:
         return any(glob.matches(ref) for glob in self.images)
@@ -239,6 +262,30 @@ def _header_problems(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _trusted_root(path: str | None) -> TrustedRoot:
+    return TrustedRoot.production() if path is None else TrustedRoot.from_file(path)
+
+
+def _keyless(authority: Authority, base: Path) -> tuple[Identity, TrustedRoot, str]:
+    """(identity, trusted root, canonical text of the root) of a keyless authority; ConfigError when unusable."""
+    ref = authority.keyless
+    if ref is None:  # the model guarantees exactly one source
+        raise ConfigError("the authority has no keyless identity")
+    identity = Identity(
+        subject=ref.identity, subject_regexp=ref.identity_reg_exp, issuer=ref.issuer, issuer_regexp=ref.issuer_reg_exp
+    )
+    path: str | None = None
+    if ref.trusted_root is not None:
+        given = Path(ref.trusted_root)
+        path = str(given if given.is_absolute() else base / given)
+    try:
+        root_text = Path(path).read_bytes() if path else b"production"
+    except OSError as exc:
+        raise ConfigError(f"cannot read trusted root {path}: {exc.strerror}") from None
+    return identity, _trusted_root(path), hashlib.sha256(root_text).hexdigest()
+
+
 def _load_key(authority: Authority, base: Path, key_loader: KeyLoader) -> NamedKey:
     """The authority's key (``KeyFileError`` naming the file when it cannot be read or used)."""
     ref = authority.key
@@ -258,7 +305,17 @@ def _compile_policy(
     spec = model.spec
     before = len(problems.items)
     authorities: list[CompiledAuthority] = []
+    trust: dict[str, str] = {}  # authority -> canonical identity and trust root, for the hash
     for i, authority in enumerate(spec.authorities):
+        if authority.keyless is not None:
+            try:
+                identity, root, root_hash = _keyless(authority, base)
+            except ConfigError as exc:
+                problems.add(at, f"spec.authorities[{i}].keyless", exc.message)
+                continue
+            authorities.append(CompiledAuthority(authority.name, (), identity=identity, trusted_root=root))
+            trust[authority.name] = _sha256_json([identity.describe(), root_hash])
+            continue
         field_name = "path" if authority.key is not None and authority.key.path is not None else "data"
         try:
             key = _load_key(authority, base, key_loader)
@@ -266,6 +323,14 @@ def _compile_policy(
             problems.add(at, f"spec.authorities[{i}].key.{field_name}", str(exc))
             continue
         authorities.append(CompiledAuthority(authority.name, (key,)))
+    attestations: list[CompiledAttestation] = []
+    for i, wanted in enumerate(spec.attestations):
+        try:
+            predicate_type = predicate_type_for(wanted.predicate_type)
+        except UsageError as exc:
+            problems.add(at, f"spec.attestations[{i}].predicateType", exc.message)
+            continue
+        attestations.append(CompiledAttestation(wanted.name, predicate_type, tuple(wanted.authorities)))
     if len(problems.items) > before:
         return None
     images = tuple(ImageGlob.parse(g) for g in spec.images)
@@ -277,7 +342,10 @@ def _compile_policy(
         "threshold": spec.threshold,
         "images": sorted(g.text for g in images),
         "namespaces": None if namespaces is None else namespaces.canonical(),
-        "authorities": [{"name": a.name, "keys": [_spki_hex(k) for k in a.keys]} for a in authorities],
+        "authorities": [
+            {"name": a.name, "keys": [_spki_hex(k) for k in a.keys], "keyless": trust.get(a.name)} for a in authorities
+        ],
+        "attestations": [[a.name, a.predicate_type, list(a.authorities)] for a in attestations],
     }
     return CompiledPolicy(
         name=model.metadata.name,
@@ -289,6 +357,7 @@ def _compile_policy(
         images=images,
         namespaces=namespaces,
         source=at,
+        attestations=tuple(attestations),
     )
 
 
@@ -322,6 +391,12 @@ def _cross_field_problems(spec: object) -> list[tuple[str, str]]:
             )
         else:
             seen[name] = i
+    attestations = spec.get("attestations")
+    for i, wanted in enumerate(attestations if isinstance(attestations, list) else []):
+        names = wanted.get("authorities") if isinstance(wanted, Mapping) else None
+        for j, name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(name, str) and seen and name not in seen:
+                out.append((f"spec.attestations[{i}].authorities[{j}]", f"no authority named {name!r} in this policy"))
     threshold = spec.get("threshold")
     if count and isinstance(threshold, int) and not isinstance(threshold, bool) and threshold > count:
         out.append(("spec.threshold", f"{threshold} is more than the number of authorities ({count})"))

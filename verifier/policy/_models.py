@@ -22,6 +22,8 @@ from pydantic_core import PydanticCustomError
 from verifier.policy._glob import ImageGlob, NamespaceGlob
 
 __all__ = [
+    "AttestationRequirement",
+    "KeylessRef",
     "API_VERSION",
     "AUTHORITY_SOURCES",
     "Authority",
@@ -158,17 +160,61 @@ class KeyRef(_Model):
         return self
 
 
+_IDENTITY_FORMS = ("identity", "identityRegExp")
+
+
+def _keyless_schema(schema: dict[str, Any]) -> None:
+    schema.update(_exactly_one(_IDENTITY_FORMS))
+    schema["not"] = {"required": ["issuer", "issuerRegExp"]}
+
+
+class KeylessRef(_Model):
+    """A keyless (Fulcio certificate) signer: who signed, as the certificate says, and whom to trust for it.
+
+    ``identity``/``identityRegExp`` match the certificate's SAN (email, URI, ...); ``issuer``/``issuerRegExp``
+    the OIDC issuer extension. Regular expressions must match the whole value.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_keyless_schema)
+
+    identity: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="certificate identity (SAN), exact"
+    )
+    identity_reg_exp: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="certificate identity (SAN), full-match regular expression"
+    )
+    issuer: Annotated[str, Field(min_length=1)] | None = Field(default=None, description="OIDC issuer, exact")
+    issuer_reg_exp: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="OIDC issuer, full-match regular expression"
+    )
+    trusted_root: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
+        description="Sigstore trusted_root.json (relative to the policy file's folder); default: the public-good "
+        "root shipped with sealgate (no network fetch, ever)",
+    )
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> KeylessRef:
+        given = [n for n in ("identity", "identity_reg_exp") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError("exactly_one", "exactly one of identity or identityRegExp")
+        if self.issuer is not None and self.issuer_reg_exp is not None:
+            raise PydanticCustomError("at_most_one", "issuer and issuerRegExp are exclusive")
+        return self
+
+
 #: the fields of :class:`Authority` naming where trust comes from; an authority has exactly one
-AUTHORITY_SOURCES = ("key",)
+AUTHORITY_SOURCES = ("key", "keyless")
 
 
 class Authority(_Model):
-    """One party whose signature is accepted."""
+    """One party whose signature is accepted: a public key, or a keyless (Fulcio) identity."""
 
     model_config = ConfigDict(json_schema_extra=_exactly_one(AUTHORITY_SOURCES))
 
     name: AuthorityName
     key: KeyRef | None = None
+    keyless: KeylessRef | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Authority:
@@ -218,6 +264,19 @@ class NamespaceSelector(_Model):
     match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list)
 
 
+class AttestationRequirement(_Model):
+    """An in-toto attestation the image must carry, signed by one of the policy's authorities."""
+
+    name: AuthorityName
+    predicate_type: Annotated[str, Field(min_length=1, max_length=512)] = Field(
+        description="in-toto predicateType URI, or a cosign --type shorthand (cyclonedx, spdxjson, "
+        "slsaprovenance, slsaprovenance1, link, vuln, openvex, custom)"
+    )
+    authorities: list[AuthorityName] = Field(
+        default_factory=list, description="authorities that may sign it (names from spec.authorities; empty = any)"
+    )
+
+
 class ImagePolicySpec(_Model):
     images: list[ImageGlobText] = Field(min_length=1, description="image globs this policy applies to")
     mode: Literal["enforce", "warn"] = Field(default="enforce", description="warn: admit with a warning on failure")
@@ -225,6 +284,9 @@ class ImagePolicySpec(_Model):
     namespaces: NamespaceSelector | None = None
     authorities: list[Authority] = Field(min_length=1)
     threshold: int = Field(default=1, ge=1, description="how many distinct authorities must verify")
+    attestations: list[AttestationRequirement] = Field(
+        default_factory=list, description="attestations every matching image must also carry"
+    )
 
 
 class ImagePolicy(_Model):

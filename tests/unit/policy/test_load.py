@@ -67,7 +67,7 @@ ONE_DOCUMENT = [
     (
         "an authority without a key",
         _edit(BASE, "spec.authorities.0.key", ...),
-        [f"{P}: spec.authorities[0]: key is required"],
+        [f"{P}: spec.authorities[0]: exactly one of key or keyless"],
     ),
     ("an unknown mode", _edit(BASE, "spec.mode", "audit"), [f"{P}: spec.mode: input should be 'enforce' or 'warn'"]),
     (
