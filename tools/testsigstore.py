@@ -23,7 +23,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -62,18 +62,6 @@ STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
-Tamper = Literal[
-    "bad-set",
-    "bad-proof",
-    "bad-checkpoint",
-    "bad-signature",
-    "body-mismatch",
-    "expired-cert",
-    "untrusted-ca",
-    "no-sct",
-    "no-promise",
-    "bad-tsa",
-]
 #: What each ``tamper`` value breaks (everything else stays valid):
 TAMPERS: dict[str, str] = {
     "bad-set": "the SET (inclusion promise) does not verify over the entry",
@@ -262,8 +250,8 @@ class TestSigstore:
     ) -> tuple[SigningKey, x509.Certificate, list[x509.Certificate]]:
         """A Fulcio-profile leaf for ``identity`` (email or URI SAN) and OIDC ``issuer``.
 
-        Returns ``(private key, leaf, [intermediate, root])``. By default it is valid from a minute before :attr:`now` for ``lifetime``; ``trusted=False`` issues it from
-        a look-alike CA that is not in the trusted root.
+        Returns ``(private key, leaf, [intermediate, root])``. By default the leaf is valid from a minute before
+        :attr:`now` for ``lifetime``; ``trusted=False`` issues it from a look-alike CA absent from the trusted root.
         """
         key = key if key is not None else ec.generate_private_key(ec.SECP256R1())
         start = (not_before or self.now - timedelta(minutes=1)).astimezone(UTC)
@@ -323,11 +311,9 @@ class TestSigstore:
         return _replace_entry(entry, proof=_replace_proof(entry, hashes=hashes_))
 
     def _tampered_checkpoint(self, entry: Entry) -> Entry:
-        impostor = RekorLog(
-            ec.generate_private_key(ec.SECP256R1()), hostname=self.log.hostname, tree_id=self.log.tree_id, prefill=0
-        )
+        impostor = ec.generate_private_key(ec.SECP256R1())
         text, _, _ = entry.proof.checkpoint.partition("\n\n")
-        signature = impostor.key.sign((text + "\n").encode(), ec.ECDSA(hashes.SHA256()))
+        signature = impostor.sign((text + "\n").encode(), ec.ECDSA(hashes.SHA256()))
         note = f"{text}\n\n\u2014 {self.log.hostname} {_b64(self.log.log_id_bytes[:4] + signature)}\n"
         return _replace_entry(entry, proof=_replace_proof(entry, checkpoint=note))
 
