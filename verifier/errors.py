@@ -37,6 +37,7 @@ __all__ = [
     "TimestampInvalidError",
     "TransparencyLogError",
     "TrustRootError",
+    "UnsupportedAttachmentError",
     "UsageError",
     "VerificationError",
 ]
@@ -170,6 +171,12 @@ class NoSignaturesError(VerificationError):
 
 class SignatureInvalidError(VerificationError):
     code = "SIGNATURE_INVALID"
+
+
+class UnsupportedAttachmentError(VerificationError):
+    """Something stored as a cosign attachment that sealgate cannot read (layer type, bundle shape)."""
+
+    code = "UNSUPPORTED_ATTACHMENT"
 
 
 class PayloadInvalidError(VerificationError):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from verifier import __version__
-from verifier.cli import _certs, _images, _policy, _serve
+from verifier.cli import _attest, _bundle, _certs, _images, _policy, _serve
 from verifier.errors import SealgateError
 
 __all__ = ["build_parser", "main"]
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _images.register(commands)
+    _attest.register(commands)
+    _bundle.register(commands)
     _serve.register(commands)
     _policy.register(commands)
     _certs.register(commands)

@@ -9,7 +9,16 @@
 ...         return result.verified
 """
 
+from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
+from verifier.cosign._attest_check import (
+    AttestationCheck,
+    AttestationVerification,
+    check_attestation,
+    sigstore_bundle_verifier,
+    verify_image_attestations,
+)
 from verifier.cosign._crypto import sign_bytes, signature_scheme, verify_bytes
+from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, discover
 from verifier.cosign._keys import (
     ACCEPTED_SCRYPT_N,
     COSIGN_PRIVATE_KEY_LABEL,
@@ -48,6 +57,18 @@ from verifier.cosign._verify import (
 )
 
 __all__ = [
+    "COSIGN_SIGN_PREDICATE",
+    "PREDICATE_TYPES",
+    "AttestationCheck",
+    "AttestationVerification",
+    "Attachment",
+    "AttestedImage",
+    "attest_image",
+    "check_attestation",
+    "discover",
+    "predicate_type_for",
+    "sigstore_bundle_verifier",
+    "verify_image_attestations",
     "ACCEPTED_SCRYPT_N",
     "COSIGN_PRIVATE_KEY_LABEL",
     "SIGSTORE_PRIVATE_KEY_LABEL",

@@ -10,13 +10,15 @@ until then only the key signature is checked and the reason says so.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, UnsupportedAttachmentError, discover
+from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, discover
 from verifier.cosign._dsse_layer import (
     INTOTO_PAYLOAD_TYPE,
     DsseEnvelope,
@@ -27,7 +29,14 @@ from verifier.cosign._dsse_layer import (
 )
 from verifier.cosign._layout import DSSE_MEDIA_TYPE
 from verifier.cosign._verify import NamedKey
-from verifier.errors import NoSignaturesError, PayloadInvalidError, RegistryError, SealgateError, SignatureInvalidError
+from verifier.errors import (
+    NoSignaturesError,
+    PayloadInvalidError,
+    RegistryError,
+    SealgateError,
+    SignatureInvalidError,
+    UnsupportedAttachmentError,
+)
 from verifier.oci import Digest, Reference, RegistryClient
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "AttestationVerification",
     "BundleVerifier",
     "check_attestation",
+    "sigstore_bundle_verifier",
     "verify_image_attestations",
 ]
 
@@ -88,17 +98,42 @@ class AttestationCheck:
         }
 
 
-def _default_bundle_verifier() -> BundleVerifier | None:
-    try:
-        from verifier import sigstore  # optional until verifier/sigstore lands
-    except ImportError:
+def _sigstore_api() -> tuple[Any, Any] | None:
+    """``(verify_bundle, TrustedRoot)`` from ``verifier.sigstore`` (public names first), or None while absent."""
+    for bundle_module, trust_module in (
+        ("verifier.sigstore", "verifier.sigstore"),
+        ("verifier.sigstore._bundle", "verifier.sigstore._trust"),
+    ):
+        try:
+            verify_bundle = getattr(importlib.import_module(bundle_module), "verify_bundle", None)
+            trusted_root = getattr(importlib.import_module(trust_module), "TrustedRoot", None)
+        except ImportError:
+            continue
+        if verify_bundle is not None and trusted_root is not None:
+            return verify_bundle, trusted_root
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _production_root() -> Any:
+    api = _sigstore_api()
+    return None if api is None else api[1].production()
+
+
+def sigstore_bundle_verifier(trusted_root: Any = None) -> BundleVerifier | None:
+    """A :data:`BundleVerifier` backed by ``verifier.sigstore.verify_bundle`` (None while that is absent).
+
+    Key-signed: a transparency log entry is not required (cosign 3 ``--tlog-upload=false`` bundles have none),
+    but every entry and timestamp present is verified against ``trusted_root`` (default: public-good production).
+    """
+    api = _sigstore_api()
+    if api is None:
         return None
-    verify_bundle = getattr(sigstore, "verify_bundle", None)
-    if verify_bundle is None:
-        return None
+    verify_bundle = api[0]
 
     def verify(bundle: bytes, key: NamedKey, digest: Digest) -> None:
-        verify_bundle(bundle, key=key.key, digest=digest)
+        root = trusted_root if trusted_root is not None else _production_root()
+        verify_bundle(bundle, trusted_root=root, key=key.key, digest=digest, require_tlog=False)
 
     return verify
 
@@ -167,7 +202,7 @@ def check_attestation(
         names = ", ".join(repr(k.name) for k in keys)
         return verdict(SignatureInvalidError.code, f"attestation signature invalid for key {names}")
     if attachment.is_bundle:
-        verifier = bundle_verifier or _default_bundle_verifier()
+        verifier = bundle_verifier or sigstore_bundle_verifier()
         if verifier is not None:
             try:
                 verifier(payload, signer, digest)

@@ -38,6 +38,7 @@ from verifier.errors import (
     ManifestUnknownError,
     RegistryProtocolError,
     SealgateError,
+    UnsupportedAttachmentError,
     VerificationError,
 )
 from verifier.oci import (
@@ -59,7 +60,6 @@ __all__ = [
     "COSIGN_SIGN_PREDICATE",
     "LAYOUTS",
     "Attachment",
-    "UnsupportedAttachmentError",
     "discover",
     "is_bundle_media_type",
 ]
@@ -85,12 +85,6 @@ _ENTRY_ERRORS = (ManifestUnknownError, DigestMismatchError, LimitExceededError, 
 
 #: at most this many blob/manifest fetches run at once per ``discover`` call
 _CONCURRENCY = 8
-
-
-class UnsupportedAttachmentError(VerificationError):
-    """Something stored as a cosign attachment that sealgate cannot read (layer type, bundle shape)."""
-
-    code = "UNSUPPORTED_ATTACHMENT"
 
 
 def is_bundle_media_type(media_type: str) -> bool:

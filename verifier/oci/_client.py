@@ -24,11 +24,13 @@ from verifier.errors import (
 )
 
 from ._auth import CredentialStore, DockerConfigCredentials
+from ._breaker import CircuitBreaker
 from ._config import RegistryConfig
 from ._digest import Digest
 from ._mediatypes import MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, OCTET_STREAM
 from ._models import Descriptor, Manifest
 from ._reference import Reference
+from ._ssrf import Resolver
 from ._transport import Ask, RegistryTransport, Response, registry_detail
 
 __all__ = ["Descriptor", "Manifest", "RegistryClient", "RegistryConfig"]
@@ -76,6 +78,11 @@ class RegistryClient:
     Only ``registry``/``repository`` (and the tag or digest where a call needs one) of a ``ref`` are used.
     Auth is anonymous, basic or bearer (tokens cached per host and scope); credentials come from
     ``credentials`` or, by default, docker's ``config.json``.
+
+    Resilience and limits (all in ``config.limits``): retries never run past the caller's
+    :func:`~verifier.oci.request_deadline`; each registry host has a circuit breaker and a concurrency cap;
+    redirects and token realms may not lead to loopback, link-local or private addresses unless the registry
+    itself is in that class (``resolver`` replaces the system resolver for that check, for tests).
     """
 
     def __init__(
@@ -84,11 +91,12 @@ class RegistryClient:
         *,
         credentials: CredentialStore | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.config = config or RegistryConfig()
         self.limits = self.config.limits
         store = credentials if credentials is not None else DockerConfigCredentials(self.config.docker_config)
-        self._t = RegistryTransport(self.config, store, transport)
+        self._t = RegistryTransport(self.config, store, transport, resolver=resolver)
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -108,6 +116,10 @@ class RegistryClient:
     def request_count(self) -> int:
         """HTTP requests sent so far, counting retries, redirects and token requests."""
         return self._t.request_count
+
+    def breaker(self, host: str) -> CircuitBreaker:
+        """The circuit breaker of a registry host (``Reference.api_host``), e.g. for metrics."""
+        return self._t.breaker(host)
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -198,6 +210,7 @@ class RegistryClient:
             self._url(ref, f"manifests/{ref.identifier}"),
             headers={"Accept": ", ".join(accept)},
             max_bytes=self.limits.max_manifest_bytes,
+            limit_name="max_manifest_bytes",
         )
         await self._expect(response, ask, 200)
         raw = response.body
@@ -212,15 +225,29 @@ class RegistryClient:
                     f"not the Docker-Content-Digest {header}"
                 )
             digest = Digest.of(raw)
-        media_type = self._manifest_type(response, ask, _json_object(raw, ask), accept)
+        data = _json_object(raw, ask)
+        media_type = self._manifest_type(response, ask, data, accept)
+        self._check_entries(data, ask)
         return Manifest(raw, media_type, digest)
+
+    def _check_entries(self, data: dict[str, object], ask: Ask) -> None:
+        """``limits.max_layers`` on an image manifest's layers and an index's manifests."""
+        cap = self.limits.max_layers
+        for key in ("layers", "manifests"):
+            entries = data.get(key)
+            if isinstance(entries, list) and len(entries) > cap:
+                raise LimitExceededError(
+                    f"{ask.what} lists {len(entries)} {key}, more than the limit max_layers of {cap}"
+                )
 
     async def put_manifest(self, ref: Reference, data: bytes, media_type: str) -> Digest:
         """Push a manifest to ``ref``'s tag (or digest); returns its digest (sha256 unless ``ref`` says)."""
         ask = self._ask(ref, f"push of {self._manifest_what(ref)}", push=True)
         cap = self.limits.max_manifest_bytes
         if len(data) > cap:
-            raise BlobTooLargeError(f"{ask.what}: manifest is {len(data)} bytes, above the {cap}-byte limit")
+            raise BlobTooLargeError(
+                f"{ask.what}: manifest is {len(data)} bytes, above the {cap}-byte limit max_manifest_bytes"
+            )
         digest = ref.digest if ref.digest is not None else Digest.of(data)
         digest.verify(data, ask.what)
         response = await self._t.request(
@@ -239,31 +266,56 @@ class RegistryClient:
     async def get_referrers(
         self, ref: Reference, digest: Digest, *, artifact_type: str | None = None
     ) -> Manifest | None:
-        """The OCI 1.1 referrers index for ``digest`` (first page), or ``None`` when the API answers 404."""
+        """The OCI 1.1 referrers index for ``digest`` (first page), or ``None`` when the API answers 404.
+
+        More than ``limits.max_referrers`` entries is a :class:`LimitExceededError`.
+        """
         ask = self._ask(ref, f"referrers of {ref.name}@{digest}")
         url = self._url(ref, f"referrers/{digest}")
         if artifact_type is not None:
             url = url.copy_merge_params({"artifactType": artifact_type})
         response = await self._t.request(
-            ask, "GET", url, headers={"Accept": OCI_INDEX}, max_bytes=self.limits.max_manifest_bytes
+            ask,
+            "GET",
+            url,
+            headers={"Accept": OCI_INDEX},
+            max_bytes=self.limits.max_manifest_bytes,
+            limit_name="max_manifest_bytes",
         )
         if response.status == 404:
             return None
         await self._expect(response, ask, 200)
-        media_type = self._manifest_type(response, ask, _json_object(response.body, ask), (OCI_INDEX,))
+        data = _json_object(response.body, ask)
+        media_type = self._manifest_type(response, ask, data, (OCI_INDEX,))
+        entries = data.get("manifests")
+        cap = self.limits.max_referrers
+        if isinstance(entries, list) and len(entries) > cap:
+            raise LimitExceededError(
+                f"{ask.what}: {len(entries)} referrers, more than the limit max_referrers of {cap}"
+            )
         return Manifest(response.body, media_type, Digest.of(response.body))
 
     # --- blobs ---------------------------------------------------------------------------------------
 
-    async def get_blob(self, ref: Reference, digest: Digest, *, max_bytes: int | None = None) -> bytes:
+    async def get_blob(
+        self, ref: Reference, digest: Digest, *, max_bytes: int | None = None, limit_name: str | None = None
+    ) -> bytes:
         """Fetch a blob (following redirects to blob storage), verified against ``digest``.
 
-        ``max_bytes`` defaults to ``limits.max_blob_bytes``; larger blobs raise ``BlobTooLargeError``.
+        ``max_bytes`` defaults to ``limits.max_blob_bytes``; larger blobs raise ``BlobTooLargeError``, whose
+        message names ``limit_name`` (say ``"max_bundle_bytes"``) as the limit hit.
         """
         ask = self._ask(ref, f"blob {digest} in {ref.name}")
         cap = self.limits.max_blob_bytes if max_bytes is None else max_bytes
+        if limit_name is None:
+            limit_name = "max_blob_bytes" if max_bytes is None else "max_bytes"
         response = await self._t.request(
-            ask, "GET", self._url(ref, f"blobs/{digest}"), max_bytes=cap, follow_redirects=True
+            ask,
+            "GET",
+            self._url(ref, f"blobs/{digest}"),
+            max_bytes=cap,
+            limit_name=limit_name,
+            follow_redirects=True,
         )
         await self._expect(response, ask, 200)
         digest.verify(response.body, ask.what)
@@ -302,7 +354,7 @@ class RegistryClient:
             upload = start.join(location).copy_merge_params({"digest": str(digest)})
         except httpx.InvalidURL:
             raise RegistryProtocolError(f"{ask.what}: invalid upload Location header") from None
-        self._t.check_url(upload, ask, "upload")
+        await self._t.check_target(upload, ask, "upload")
         response = await self._t.request(
             ask, "PUT", upload, headers={"Content-Type": OCTET_STREAM}, content=data, idempotent=False
         )
@@ -323,8 +375,12 @@ class RegistryClient:
         while url is not None:
             pages += 1
             if pages > self.limits.max_tag_pages:
-                raise LimitExceededError(f"{ask.what}: more than {self.limits.max_tag_pages} pages")
-            response = await self._t.request(ask, "GET", url, max_bytes=self.limits.max_manifest_bytes)
+                raise LimitExceededError(
+                    f"{ask.what}: more than {self.limits.max_tag_pages} pages (limit max_tag_pages)"
+                )
+            response = await self._t.request(
+                ask, "GET", url, max_bytes=self.limits.max_manifest_bytes, limit_name="max_manifest_bytes"
+            )
             await self._expect(response, ask, 200)
             page = _json_object(response.body, ask).get("tags")
             if page is None:

@@ -60,12 +60,12 @@ def address_class(address: IPAddress) -> HostClass:
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
             return address_class(embedded)
+    if address.is_loopback:
+        return HostClass.LOOPBACK
     if address.is_unspecified or address.is_multicast or address.is_reserved:
         return HostClass.SPECIAL
     if isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address("255.255.255.255"):
         return HostClass.SPECIAL
-    if address.is_loopback:
-        return HostClass.LOOPBACK
     if address.is_link_local:
         return HostClass.LINK_LOCAL
     if address.is_global:

@@ -1,7 +1,16 @@
-"""One HTTP exchange with a registry: scheme policy, TLS, auth and token cache, retries, size caps.
+"""One HTTP exchange with a registry: scheme policy, TLS, auth and token cache, retries, size caps,
+the request deadline, a circuit breaker and a concurrency cap per registry host, and the SSRF guard.
 
 Everything httpx raises is turned into a :mod:`verifier.errors` class here; nothing above this module
-sees an httpx exception.
+sees an httpx exception. Resilience (see :mod:`verifier.oci._breaker`):
+
+- retries and ``Retry-After`` waits never run past the caller's :func:`request_deadline`; a wait that would is
+  a ``RegistryUnavailableError`` at once, and a registry that does not answer by the deadline is too;
+- after ``limits.breaker_failures`` consecutive failed requests to a host its breaker opens and requests fail
+  fast (no network) for ``limits.breaker_cooldown`` seconds, then one probe decides;
+- at most ``limits.registry_concurrency`` requests are in flight to one host.
+
+Redirects and token realms go only where :class:`~verifier.oci._ssrf.HostGuard` allows.
 """
 
 from __future__ import annotations
@@ -28,12 +37,15 @@ from verifier.errors import (
     RegistryProtocolError,
     RegistryUnauthorizedError,
     RegistryUnavailableError,
+    SealgateError,
 )
 
 from ._auth import Challenge, Credentials, CredentialStore, parse_challenges
+from ._breaker import Admission, CircuitBreaker, LRUMap, remaining
 from ._config import RegistryConfig
+from ._ssrf import HostGuard, Resolver
 
-__all__ = ["Ask", "RegistryTransport", "Response", "registry_detail"]
+__all__ = ["Ask", "RegistryTransport", "Response", "parse_retry_after", "registry_detail"]
 
 _logger = logging.getLogger(__name__)
 
@@ -155,16 +167,22 @@ class RegistryTransport:
         config: RegistryConfig,
         credentials: CredentialStore,
         transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        resolver: Resolver | None = None,
     ) -> None:
         self.config = config
         self.limits = config.limits
         self.request_count = 0
+        limits = config.limits
         self._credentials = credentials
         self._creds: dict[str, Credentials | None] = {}
         self._challenges: dict[str, Challenge] = {}
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
-        self._token_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        limits = config.limits
+        # keyed by repository scope, which image references choose: bounded
+        self._tokens: LRUMap[tuple[str, str], tuple[str, float]] = LRUMap(limits.max_cached_tokens)
+        self._token_locks: LRUMap[tuple[str, str], asyncio.Lock] = LRUMap(limits.max_cached_tokens)
+        self._breakers: LRUMap[str, CircuitBreaker] = LRUMap(limits.max_cached_hosts)
+        self._slots: LRUMap[str, asyncio.Semaphore] = LRUMap(limits.max_cached_hosts)
+        self.guard = HostGuard(resolver, max_entries=limits.max_cached_hosts)
         timeout = httpx.Timeout(
             connect=limits.connect_timeout,
             read=limits.read_timeout,
@@ -205,6 +223,18 @@ class RegistryTransport:
             "that is not https (plain http is only allowed for loopback and insecure hosts)"
         )
 
+    async def check_target(self, url: httpx.URL, ask: Ask, purpose: str) -> None:
+        """:meth:`check_url`, then the SSRF guard: may registry ``ask.host`` send us to ``url``'s host?"""
+        self.check_url(url, ask, purpose)
+        await self.guard.check(ask.host, _netloc(url), what=ask.what, purpose=purpose)
+
+    def breaker(self, host: str) -> CircuitBreaker:
+        """The circuit breaker of one registry host (``host[:port]`` as in :attr:`Ask.host`)."""
+        limits = self.limits
+        return self._breakers.setdefault(
+            host.lower(), lambda: CircuitBreaker(limits.breaker_failures, limits.breaker_cooldown)
+        )
+
     async def credentials(self, registry: str) -> Credentials | None:
         if registry not in self._creds:
             self._creds[registry] = await asyncio.to_thread(self._credentials.get, registry)
@@ -222,14 +252,66 @@ class RegistryTransport:
         content: bytes | None = None,
         idempotent: bool = True,
         max_bytes: int | None = None,
+        limit_name: str = "max_bytes",
         follow_redirects: bool = False,
         authenticate: bool = True,
     ) -> Response:
         """Send one logical request: auth on 401, retries on 429/5xx/connection errors, redirects, caps.
 
         Returns the final response whatever its status (except 401 after authenticating, and
-        retryable statuses once retries are exhausted, which raise).
+        retryable statuses once retries are exhausted, which raise). Fails fast with
+        ``RegistryUnavailableError`` while the host's breaker is open or once the deadline has passed.
         """
+        breaker = self.breaker(ask.host)
+        admission = breaker.admit()
+        if admission is None:
+            raise RegistryUnavailableError(
+                f"registry {ask.host} unavailable: circuit breaker open after {breaker.consecutive_failures} "
+                f"consecutive failures, next try in {breaker.retry_in():.1f}s ({ask.what})"
+            )
+        try:
+            response = await self._request(
+                ask,
+                method,
+                url,
+                breaker,
+                admission,
+                headers=headers,
+                content=content,
+                idempotent=idempotent,
+                max_bytes=max_bytes,
+                limit_name=limit_name,
+                follow_redirects=follow_redirects,
+                authenticate=authenticate,
+            )
+        except RegistryUnavailableError:
+            breaker.failure(admission)
+            raise
+        except SealgateError:
+            breaker.success(admission)  # the registry answered, if not to our liking
+            raise
+        except BaseException:
+            breaker.release(admission)
+            raise
+        breaker.success(admission)
+        return response
+
+    async def _request(
+        self,
+        ask: Ask,
+        method: str,
+        url: httpx.URL,
+        breaker: CircuitBreaker,
+        admission: Admission,
+        *,
+        headers: dict[str, str] | None,
+        content: bytes | None,
+        idempotent: bool,
+        max_bytes: int | None,
+        limit_name: str,
+        follow_redirects: bool,
+        authenticate: bool,
+    ) -> Response:
         tries = 0
         redirects = 0
         auth_retried = False
@@ -241,11 +323,11 @@ class RegistryTransport:
                 if authorization is not None:
                     send_headers["Authorization"] = authorization
             try:
-                response = await self._send_once(method, url, send_headers, content, ask, max_bytes)
+                response = await self._send_bounded(method, url, send_headers, content, ask, max_bytes, limit_name)
             except _Transient as exc:
                 tries += 1
                 if idempotent and tries <= self.limits.retries:
-                    await self._pause(ask, exc.reason, self._backoff(tries))
+                    await self._pause(ask, exc.reason, self._backoff(tries), breaker, admission)
                     continue
                 raise RegistryUnavailableError(
                     f"registry {ask.host} unavailable: {exc.reason} after {tries} "
@@ -261,12 +343,13 @@ class RegistryTransport:
                 if retry_after is not None and retry_after > self.limits.max_retry_after:
                     raise RegistryUnavailableError(
                         f"registry {ask.host} unavailable: HTTP {status} asks to retry after "
-                        f"{retry_after:.0f}s, above the {self.limits.max_retry_after:g}s limit ({ask.what})"
+                        f"{retry_after:.0f}s, above the {self.limits.max_retry_after:g}s limit max_retry_after "
+                        f"({ask.what})"
                     )
                 tries += 1
                 if idempotent and tries <= self.limits.retries:
                     delay = retry_after if retry_after is not None else self._backoff(tries)
-                    await self._pause(ask, f"HTTP {status}", delay)
+                    await self._pause(ask, f"HTTP {status}", delay, breaker, admission)
                     continue
                 raise RegistryUnavailableError(
                     f"registry {ask.host} unavailable: HTTP {status} after {tries} "
@@ -279,13 +362,14 @@ class RegistryTransport:
                 redirects += 1
                 if redirects > self.limits.max_redirects:
                     raise LimitExceededError(
-                        f"{ask.what}: more than {self.limits.max_redirects} redirects from registry {ask.host}"
+                        f"{ask.what}: more than {self.limits.max_redirects} redirects from registry {ask.host} "
+                        "(limit max_redirects)"
                     )
                 try:
                     url = url.join(location)
                 except httpx.InvalidURL:
                     raise RegistryProtocolError(f"{ask.what}: invalid redirect Location header") from None
-                self.check_url(url, ask, "redirect")
+                await self.check_target(url, ask, "redirect")
                 if status == 303:
                     method, content = "GET", None
                 continue
@@ -294,9 +378,45 @@ class RegistryTransport:
     def _backoff(self, tries: int) -> float:
         return float(self.limits.backoff_base * (2 ** (tries - 1)))
 
-    async def _pause(self, ask: Ask, reason: str, delay: float) -> None:
+    async def _pause(self, ask: Ask, reason: str, delay: float, breaker: CircuitBreaker, admission: Admission) -> None:
+        """Wait before a retry, unless the wait would end past the deadline or the breaker opened meanwhile."""
+        left = remaining()
+        if left is not None and delay >= left:
+            raise RegistryUnavailableError(
+                f"registry {ask.host} unavailable: {reason}, and waiting {delay:.1f}s to retry would pass the "
+                f"request deadline ({max(left, 0.0):.1f}s left; {ask.what})"
+            )
+        if not breaker.allows_retry(admission):
+            raise RegistryUnavailableError(
+                f"registry {ask.host} unavailable: {reason}, and its circuit breaker opened after "
+                f"{breaker.consecutive_failures} consecutive failures ({ask.what})"
+            )
         _logger.debug("retrying %s on %s after %s in %.3fs", ask.what, ask.host, reason, delay)
         await asyncio.sleep(delay)
+
+    async def _send_bounded(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+        ask: Ask,
+        max_bytes: int | None,
+        limit_name: str,
+    ) -> Response:
+        """:meth:`_send_once` inside the host's concurrency cap and the request deadline."""
+        left = remaining()
+        if left is not None and left <= 0:
+            raise RegistryUnavailableError(f"registry {ask.host} unavailable: request deadline reached ({ask.what})")
+        slot = self._slots.setdefault(ask.host, lambda: asyncio.Semaphore(self.limits.registry_concurrency))
+        try:
+            async with asyncio.timeout(left):
+                async with slot:
+                    return await self._send_once(method, url, headers, content, ask, max_bytes, limit_name)
+        except TimeoutError:
+            raise RegistryUnavailableError(
+                f"registry {ask.host} unavailable: no answer within the request deadline ({ask.what})"
+            ) from None
 
     async def _send_once(
         self,
@@ -306,6 +426,7 @@ class RegistryTransport:
         content: bytes | None,
         ask: Ask,
         max_bytes: int | None,
+        limit_name: str,
     ) -> Response:
         self.request_count += 1
         _logger.debug("%s %s", method, url)
@@ -322,7 +443,7 @@ class RegistryTransport:
             elif response.status_code >= 300:
                 body = await self._read(response, ask, _SMALL_BODY, truncate=True)
             else:
-                body = await self._read(response, ask, max_bytes, truncate=False)
+                body = await self._read(response, ask, max_bytes, truncate=False, limit_name=limit_name)
         except httpx.TransportError as exc:
             raise _Transient(_describe(exc)) from None
         except httpx.HTTPError as exc:
@@ -332,17 +453,23 @@ class RegistryTransport:
         return Response(response.status_code, response.headers, body, url)
 
     @staticmethod
-    async def _read(response: httpx.Response, ask: Ask, cap: int | None, *, truncate: bool) -> bytes:
+    async def _read(
+        response: httpx.Response, ask: Ask, cap: int | None, *, truncate: bool, limit_name: str = "max_bytes"
+    ) -> bytes:
         length = response.headers.get("content-length")
         if cap is not None and not truncate and length is not None and length.isdigit() and int(length) > cap:
-            raise BlobTooLargeError(f"{ask.what} is {int(length)} bytes (Content-Length), above the {cap}-byte limit")
+            raise BlobTooLargeError(
+                f"{ask.what} is {int(length)} bytes (Content-Length), above the {cap}-byte limit {limit_name}"
+            )
         buffer = bytearray()
         async for chunk in response.aiter_bytes():
             buffer += chunk
             if cap is not None and len(buffer) > cap:
                 if truncate:
                     return bytes(buffer[:cap])
-                raise BlobTooLargeError(f"{ask.what} is larger than the {cap}-byte limit (stopped reading)")
+                raise BlobTooLargeError(
+                    f"{ask.what} is larger than the {cap}-byte limit (stopped reading) set by {limit_name}"
+                )
         return bytes(buffer)
 
     # --- authentication -----------------------------------------------------------------------------
@@ -369,7 +496,7 @@ class RegistryTransport:
                 f"registry {ask.host} refused {ask.what} (HTTP 401) without a usable WWW-Authenticate challenge"
             )
         self._challenges[ask.host] = challenge
-        self._tokens.pop((ask.host, ask.scope), None)
+        self._tokens.pop((ask.host, ask.scope))
         if challenge.scheme == "basic":
             creds = await self.credentials(ask.registry)
             if creds is None or not creds.has_basic:
@@ -392,7 +519,7 @@ class RegistryTransport:
         cached = self._tokens.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        lock = self._token_locks.setdefault(key, asyncio.Lock())
+        lock = self._token_locks.setdefault(key, asyncio.Lock)
         async with lock:
             cached = self._tokens.get(key)
             if cached is not None and cached[1] > time.monotonic():
@@ -409,7 +536,7 @@ class RegistryTransport:
             url = httpx.URL(realm)
         except httpx.InvalidURL:
             raise RegistryProtocolError(f"registry {ask.host} sent an invalid token realm {_clean(realm)!r}") from None
-        self.check_url(url, ask, "token realm")
+        await self.check_target(url, ask, "token realm")
         params = {"scope": ask.scope}
         if challenge.service:
             params["service"] = challenge.service

@@ -27,8 +27,7 @@ from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry
 from verifier.policy._models import API_VERSION, Authority, ImagePolicy, Settings
 from verifier.policy._problems import one_line, validation_problems, where
 from verifier.policy._select import CompiledNamespaceSelector
-from verifier.sigstore._identity import Identity
-from verifier.sigstore._trust import TrustedRoot
+from verifier.sigstore import Identity, TrustedRoot
 
 __all__ = [
     "CompiledAttestation",

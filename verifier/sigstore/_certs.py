@@ -49,7 +49,9 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 def _describe(cert: x509.Certificate) -> str:
     subject = cert.subject.rfc4514_string() or "(empty subject)"
-    return f"{subject} [{cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} .. {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}]"
+    return (
+        f"{subject} [{cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} .. {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}]"
+    )
 
 
 def check_leaf_profile(cert: x509.Certificate) -> None:
@@ -72,9 +74,7 @@ def check_leaf_profile(cert: x509.Certificate) -> None:
         raise CertificateInvalidError("signing certificate key usage lacks digitalSignature")
 
 
-def _paths(
-    intermediates: Sequence[x509.Certificate], ca: CertificateAuthority
-) -> list[tuple[x509.Certificate, ...]]:
+def _paths(intermediates: Sequence[x509.Certificate], ca: CertificateAuthority) -> list[tuple[x509.Certificate, ...]]:
     paths = [ca.chain]
     extra = tuple(c for c in intermediates if c.subject != c.issuer)
     if extra:
@@ -103,8 +103,10 @@ def verify_chain(
             if not _issued_by(cert, path[0]):
                 continue
             if not ca.valid_for.contains(at):
-                reasons.append(f"certificate authority {ca.subject or ca.uri!r} is not trusted at {at:%Y-%m-%dT%H:%M:%SZ}"
-                               f" (trusted {ca.valid_for})")
+                reasons.append(
+                    f"certificate authority {ca.subject or ca.uri!r} is not trusted at {at:%Y-%m-%dT%H:%M:%SZ}"
+                    f" (trusted {ca.valid_for})"
+                )
                 continue
             broken = next((i for i in range(len(path) - 1) if not _issued_by(path[i], path[i + 1])), None)
             if broken is not None:
@@ -127,8 +129,9 @@ def verify_chain(
     )
 
 
-def _sct_signed_data(sct: x509.certificate_transparency.SignedCertificateTimestamp, cert: x509.Certificate,
-                     issuer: x509.Certificate) -> bytes:
+def _sct_signed_data(
+    sct: x509.certificate_transparency.SignedCertificateTimestamp, cert: x509.Certificate, issuer: x509.Certificate
+) -> bytes:
     issuer_spki = issuer.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -183,7 +186,7 @@ def verify_sct(cert: x509.Certificate, issuer: x509.Certificate, trusted_root: T
             reasons.append("SCT has an unsupported version")
             continue
         data = _sct_signed_data(sct, cert, issuer)
-        when = sct.timestamp.replace(tzinfo=UTC)
+        when: datetime = sct.timestamp.replace(tzinfo=UTC)
         for log in logs:
             if not _verify_with_log(log, sct.signature, data):
                 reasons.append(f"SCT signature does not verify with CT log {log.base_url or log.key_id.hex()[:16]}")

@@ -96,13 +96,17 @@ def certificate_issuer(cert: x509.Certificate) -> str | None:
     if v2_raw is not None:
         v2 = _der_utf8(v2_raw)
         if v2 is None:
-            raise CertificateInvalidError("certificate OIDC issuer extension (1.3.6.1.4.1.57264.1.8) is not a UTF8String")
+            raise CertificateInvalidError(
+                "certificate OIDC issuer extension (1.3.6.1.4.1.57264.1.8) is not a UTF8String"
+            )
     v1 = None
     if v1_raw is not None:
         try:
             v1 = v1_raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise CertificateInvalidError("certificate OIDC issuer extension (1.3.6.1.4.1.57264.1.1) is not UTF-8") from None
+            raise CertificateInvalidError(
+                "certificate OIDC issuer extension (1.3.6.1.4.1.57264.1.1) is not UTF-8"
+            ) from None
     if v1 is not None and v2 is not None and v1 != v2:
         raise CertificateInvalidError(f"certificate has two different OIDC issuers: {v2!r} and {v1!r}")
     return v2 if v2 is not None else v1

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from verifier.errors import TransparencyLogError
-from verifier.sigstore._dsse import Envelope, pae
+from verifier.sigstore._dsse import Envelope
 from verifier.sigstore._trust import LogKey, TrustedRoot
 from verifier.sigstore._util import b64decode, require_mapping
 
@@ -86,8 +86,9 @@ class RekorEntry:
 def _log_for(entry: RekorEntry, trusted_root: TrustedRoot) -> list[LogKey]:
     logs = trusted_root.tlogs_for(entry.log_id)
     if not logs:
-        raise TransparencyLogError(f"log entry is from a transparency log not in {trusted_root.source} "
-                                   f"(log id {entry.log_id.hex()[:16]}...)")
+        raise TransparencyLogError(
+            f"log entry is from a transparency log not in {trusted_root.source} (log id {entry.log_id.hex()[:16]}...)"
+        )
     return logs
 
 
@@ -116,8 +117,10 @@ def verify_set(entry: RekorEntry, trusted_root: TrustedRoot) -> LogKey:
             reasons.append("SET signature does not verify")
             continue
         if not log.valid_for.contains(entry.integrated_at):
-            reasons.append(f"integrated time {entry.integrated_at:%Y-%m-%dT%H:%M:%SZ} is outside the log key's "
-                           f"validity {log.valid_for}")
+            reasons.append(
+                f"integrated time {entry.integrated_at:%Y-%m-%dT%H:%M:%SZ} is outside the log key's "
+                f"validity {log.valid_for}"
+            )
             continue
         return log
     raise TransparencyLogError(f"log entry inclusion promise invalid: {reasons[0]}")
@@ -397,8 +400,11 @@ def _intoto(spec: Mapping[str, Any], m: LoggedMaterial, version: str) -> None:
     if version == "0.0.2":
         logged_env = require_mapping(content.get("envelope"), "intoto entry envelope", TransparencyLogError)
         if logged_env.get("payload") is not None:
-            payload = b64decode(b64decode(logged_env["payload"], "intoto payload", TransparencyLogError).decode(
-                "ascii", "replace"), "intoto payload", TransparencyLogError)
+            payload = b64decode(
+                b64decode(logged_env["payload"], "intoto payload", TransparencyLogError).decode("ascii", "replace"),
+                "intoto payload",
+                TransparencyLogError,
+            )
             if payload != env.payload:
                 raise TransparencyLogError("log entry records a different DSSE payload")
         logged = logged_env.get("signatures")

@@ -129,8 +129,9 @@ def _log_key(doc: Any, what: str) -> LogKey:
     if not isinstance(base_url, str):
         raise TrustRootError(f"{what}.baseUrl: expected a string")
     pk = require_mapping(field(doc, "publicKey", what, TrustRootError), f"{what}.publicKey", TrustRootError)
-    der = b64decode(field(pk, "rawBytes", f"{what}.publicKey", TrustRootError), f"{what}.publicKey.rawBytes",
-                    TrustRootError)
+    der = b64decode(
+        field(pk, "rawBytes", f"{what}.publicKey", TrustRootError), f"{what}.publicKey.rawBytes", TrustRootError
+    )
     key = _public_key(der, f"{what}.publicKey")
     valid_for = _time_range(opt_mapping(pk, "validFor", f"{what}.publicKey", TrustRootError), f"{what}.publicKey")
     log_id = opt_mapping(doc, "logId", what, TrustRootError)
@@ -158,8 +159,9 @@ def _authority(doc: Any, what: str) -> CertificateAuthority:
             chain.append(x509.load_der_x509_certificate(der))
         except ValueError as exc:
             raise TrustRootError(f"{what}.certChain.certificates[{i}]: invalid certificate ({exc})") from None
-    return CertificateAuthority(subject, str(uri), tuple(chain), _time_range(opt_mapping(doc, "validFor", what,
-                                                                                          TrustRootError), what))
+    return CertificateAuthority(
+        subject, str(uri), tuple(chain), _time_range(opt_mapping(doc, "validFor", what, TrustRootError), what)
+    )
 
 
 class TrustedRoot:

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from rfc3161_client import VerifierBuilder, decode_timestamp_response
 from rfc3161_client import VerificationError as Rfc3161VerificationError
+from rfc3161_client import VerifierBuilder, decode_timestamp_response
 
 from verifier.errors import TimestampInvalidError
 from verifier.sigstore._trust import TrustedRoot
@@ -47,18 +47,25 @@ def verify_timestamp(raw: bytes, message: bytes, trusted_root: TrustedRoot) -> d
         if gen_time.tzinfo is None:
             gen_time = gen_time.replace(tzinfo=UTC)
         if not authority.valid_for.contains(gen_time):
-            reasons.append(f"time {gen_time:%Y-%m-%dT%H:%M:%SZ} is outside {authority.subject!r} validity "
-                           f"{authority.valid_for}")
+            reasons.append(
+                f"time {gen_time:%Y-%m-%dT%H:%M:%SZ} is outside {authority.subject!r} validity {authority.valid_for}"
+            )
             continue
         return gen_time
     if not reasons:
-        raise TimestampInvalidError(f"RFC 3161 timestamp cannot be checked: {trusted_root.source} has no "
-                                    "timestamp authorities")
+        raise TimestampInvalidError(
+            f"RFC 3161 timestamp cannot be checked: {trusted_root.source} has no timestamp authorities"
+        )
     raise TimestampInvalidError(f"RFC 3161 timestamp {reasons[0]}")
 
 
-def verify_timestamps(raws: Sequence[bytes], message: bytes, trusted_root: TrustedRoot) -> list[datetime]:
-    """The trusted times among ``raws`` (at most :data:`MAX_TIMESTAMPS`, no duplicates, else an error)."""
+def verify_timestamps(
+    raws: Sequence[bytes], message: bytes, trusted_root: TrustedRoot, *, reasons: list[str] | None = None
+) -> list[datetime]:
+    """The trusted times among ``raws`` (at most :data:`MAX_TIMESTAMPS`, no duplicates, else an error).
+
+    Why each untrusted timestamp was rejected is appended to ``reasons`` when given.
+    """
     if len(raws) > MAX_TIMESTAMPS:
         raise TimestampInvalidError(f"too many RFC 3161 timestamps ({len(raws)} > {MAX_TIMESTAMPS})")
     if len(set(raws)) != len(raws):
@@ -69,4 +76,6 @@ def verify_timestamps(raws: Sequence[bytes], message: bytes, trusted_root: Trust
             times.append(verify_timestamp(raw, message, trusted_root))
         except TimestampInvalidError as exc:
             _logger.debug("timestamp %d not trusted: %s", i, exc)
+            if reasons is not None:
+                reasons.append(str(exc))
     return times

@@ -39,7 +39,8 @@ def b64decode(value: Any, what: str, error: type[SealgateError]) -> bytes:
     """Standard or URL-safe base64 (padding optional), strictly; ``error`` names ``what`` otherwise."""
     if not isinstance(value, str):
         _fail(error, f"{what}: expected a base64 string")
-    text = value.strip()
+    # Go's decoder (protojson, cosign) skips CR and LF anywhere; so do we (wrapped base64 occurs in vectors)
+    text = value.strip().replace("\r", "").replace("\n", "")
     if "-" in text or "_" in text:
         text = text.replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)

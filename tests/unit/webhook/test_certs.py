@@ -487,21 +487,11 @@ def test_an_output_path_that_is_a_file_is_a_config_error(tmp_path: Path) -> None
 
 
 @pytest.fixture
-def sealgate(monkeypatch: pytest.MonkeyPatch) -> Callable[[Sequence[str]], int]:
-    """``verifier.cli.main`` with ``certs`` registered (until the lead wires it into build_parser)."""
-    import verifier.cli as cli
-    from verifier.cli import _certs
+def sealgate() -> Callable[[Sequence[str]], int]:
+    """``sealgate([...]) -> exit code`` (``verifier.cli.main``)."""
+    from verifier.cli import main
 
-    commands = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    if "certs" not in commands.choices:  # type: ignore[operator]
-        original = cli._images.register
-
-        def both(sub: object) -> None:
-            original(sub)  # type: ignore[arg-type]
-            _certs.register(sub)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(cli._images, "register", both)
-    return cli.main
+    return main
 
 
 def test_cli_writes_the_files_and_prints_expiry_ca_bundle_and_a_client_config(
