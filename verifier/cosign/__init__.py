@@ -34,6 +34,7 @@ from verifier.cosign._keys import (
     read_key_file,
 )
 from verifier.cosign._layout import (
+    CERTIFICATE_ANNOTATION,
     SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING_MEDIA_TYPE,
     SignatureLayer,
@@ -50,6 +51,7 @@ from verifier.cosign._verify import (
     ImageVerification,
     NamedKey,
     SignatureCheck,
+    check_claims,
     check_signatures,
     check_simple_signature,
     fetch_signatures,
@@ -57,6 +59,7 @@ from verifier.cosign._verify import (
 )
 
 __all__ = [
+    "CERTIFICATE_ANNOTATION",
     "COSIGN_SIGN_PREDICATE",
     "PREDICATE_TYPES",
     "AttestationCheck",
@@ -90,6 +93,7 @@ __all__ = [
     "build_signature_config",
     "build_signature_manifest",
     "build_simple_signing_payload",
+    "check_claims",
     "check_signatures",
     "check_simple_signature",
     "encrypt_private_key",

@@ -38,6 +38,7 @@ __all__ = [
     "ImageVerification",
     "NamedKey",
     "SignatureCheck",
+    "check_claims",
     "check_signatures",
     "check_simple_signature",
     "fetch_signatures",
@@ -171,19 +172,34 @@ def check_simple_signature(
     if signer is None:
         names = ", ".join(repr(k.name) for k in keys)
         return SignatureCheck(where, SignatureInvalidError.code, f"signature invalid for key {names}")
+    return check_claims(
+        where, payload, image, digest, signer=signer.name, annotations=annotations, check_reference=check_reference
+    )
+
+
+def check_claims(
+    where: str,
+    payload: bytes,
+    image: Reference,
+    digest: Digest,
+    *,
+    signer: str,
+    annotations: Mapping[str, str] | None = None,
+    check_reference: bool = True,
+) -> SignatureCheck:
+    """What a cryptographically verified simple-signing payload claims, judged against the image.
+
+    The payload must name ``digest``, then ``image``'s repository (unless ``check_reference`` is off),
+    then carry every ``annotations`` pair. ``signer`` names who verified it (a key or keyless authority).
+    """
     try:
         parsed = SimpleSigningPayload.parse(payload)
     except PayloadInvalidError as exc:
-        return SignatureCheck(where, exc.code, f"payload invalid: {exc.message}", key=signer.name)
+        return SignatureCheck(where, exc.code, f"payload invalid: {exc.message}", key=signer)
 
     def verdict(code: str, reason: str) -> SignatureCheck:
         return SignatureCheck(
-            where,
-            code,
-            reason,
-            key=signer.name,
-            docker_reference=parsed.docker_reference,
-            optional=parsed.optional,
+            where, code, reason, key=signer, docker_reference=parsed.docker_reference, optional=parsed.optional
         )
 
     if parsed.digest != str(digest):
@@ -196,7 +212,7 @@ def check_simple_signature(
     if annotations and not parsed.annotations_match(annotations):
         wanted = ", ".join(f"{k}={v}" for k, v in sorted(annotations.items()))
         return verdict(ANNOTATION_MISMATCH, f"annotations do not match {wanted}")
-    return verdict(OK, f"signature verified with key {signer.name!r}")
+    return verdict(OK, f"signature verified with key {signer!r}")
 
 
 async def _fetch_payload(client: RegistryClient, repository: Reference, layer: SignatureLayer) -> bytes:

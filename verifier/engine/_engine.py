@@ -18,10 +18,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from verifier.cosign import FetchedSignatures, check_signatures, fetch_signatures
+from verifier.cosign import Attachment, discover
 from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
-from verifier.errors import InvalidReferenceError, NoSignaturesError, RegistryError, SealgateError
+from verifier.engine._judge import judge
+from verifier.errors import InvalidReferenceError, RegistryError, SealgateError
 from verifier.oci import Descriptor, Digest, Reference, RegistryClient
 from verifier.policy import CompiledPolicy, PolicySet
 
@@ -67,7 +68,7 @@ class Engine:
         self.stats = EngineStats()
         self._resolving: SingleFlight[str, Descriptor] = SingleFlight()
         self._judging: SingleFlight[tuple[str, str, str], PolicyResult] = SingleFlight()
-        self._fetching: SingleFlight[tuple[str, str], FetchedSignatures | NoSignaturesError] = SingleFlight()
+        self._fetching: SingleFlight[tuple[str, str, bool], list[Attachment]] = SingleFlight()
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._load(policies)
 
@@ -256,24 +257,23 @@ class Engine:
         return await self._judging.do(key, lambda: self._evaluate(ref, digest, policy)), False
 
     async def _evaluate(self, ref: Reference, digest: Digest, policy: CompiledPolicy) -> PolicyResult:
-        found = await self._signatures(ref, digest)
-        result = _judge(policy, ref, digest, found)
+        found = await self._attachments(ref, digest, attestations=bool(policy.attestations))
+        result = judge(policy, ref, digest, found)
         settings = self.policies.settings
         ttl = settings.cache_ttl_seconds if result.passed else settings.cache_failure_ttl_seconds
         self._verdicts.put((ref.name, str(digest), policy.hash), result, ttl)
         return result
 
-    async def _signatures(self, ref: Reference, digest: Digest) -> FetchedSignatures | NoSignaturesError:
-        async def fetch() -> FetchedSignatures | NoSignaturesError:
+    async def _attachments(self, ref: Reference, digest: Digest, *, attestations: bool) -> list[Attachment]:
+        """Everything attached to ``ref@digest`` in every layout (attestations only when a policy asks)."""
+
+        async def fetch() -> list[Attachment]:
             self.stats.verifications += 1
-            try:
-                async with self._slot(ref.registry):
-                    return await fetch_signatures(self._client, ref, digest)
-            except NoSignaturesError as exc:
-                return exc
+            async with self._slot(ref.registry):
+                return await discover(self._client, ref, digest, signatures=True, attestations=attestations)
 
         try:
-            return await self._fetching.do((ref.name, str(digest)), fetch)
+            return await self._fetching.do((ref.name, str(digest), attestations), fetch)
         except RegistryError as exc:
             raise _Unverifiable(exc) from None
 
@@ -306,38 +306,6 @@ def _split_digest_required(
 
 def _digest_required(policy: CompiledPolicy) -> PolicyResult:
     return PolicyResult(policy.name, policy.mode, False, "DIGEST_REQUIRED", "image must be referenced by digest")
-
-
-def _judge(
-    policy: CompiledPolicy, ref: Reference, digest: Digest, found: FetchedSignatures | NoSignaturesError
-) -> PolicyResult:
-    """Pure: does ``found`` satisfy ``policy``'s authorities (``threshold`` distinct ones)?"""
-    if isinstance(found, NoSignaturesError):
-        return PolicyResult(policy.name, policy.mode, False, found.code, "no signatures found")
-    image = ref.with_digest(digest)
-    verified: list[str] = []
-    reasons: dict[str, str] = {}
-    for authority in policy.authorities:
-        checks = check_signatures(found, authority.keys, image, digest)
-        if any(c.verified for c in checks):
-            verified.append(authority.name)
-            continue
-        for check in checks:
-            reasons.setdefault(check.code, check.reason)
-    if len(verified) >= policy.threshold:
-        names = ", ".join(repr(a) for a in verified)
-        return PolicyResult(policy.name, policy.mode, True, OK, f"verified by {names}", tuple(verified))
-    names = ", ".join(f'"{a.name}"' for a in policy.authorities if a.name not in verified)
-    if policy.threshold > 1:
-        reason = f"{len(verified)} of the required {policy.threshold} authorities verified (missing {names})"
-        return PolicyResult(policy.name, policy.mode, False, "THRESHOLD_NOT_MET", reason, tuple(verified))
-    informative = [c for c in reasons if c not in ("SIGNATURE_INVALID", "UNSUPPORTED_LAYER")]
-    if informative:
-        code = informative[0]
-        return PolicyResult(policy.name, policy.mode, False, code, reasons[code], tuple(verified))
-    key_word = "key" if sum(len(a.keys) for a in policy.authorities) == 1 else "keys"
-    reason = f"no signature verifies with {key_word} of {names}"
-    return PolicyResult(policy.name, policy.mode, False, "SIGNATURE_INVALID", reason, tuple(verified))
 
 
 def _decision(

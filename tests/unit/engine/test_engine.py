@@ -264,12 +264,13 @@ async def test_registry_outage_is_denied_and_never_cached(reg):
     async with RegistryClient(fast) as client:
         engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
         by_digest = f"{reg.host}/team/app@{digest}"
-        reg.inject(Fault("status", method="GET", path="/manifests/", status=503, times=2))  # both attempts
+        reg.inject(Fault("status", method="GET", path="/manifests/", status=503, times=-1))  # the outage
         decision = await engine.decide(by_digest)
         assert decision.outcome is Outcome.DENY
         assert decision.code == "REGISTRY_UNAVAILABLE"
         assert "HTTP 503" in decision.reason
         # the registry is back: the very next request verifies (nothing cached the outage)
+        reg.faults.clear()
         assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
 
 

@@ -1,0 +1,194 @@
+"""Pure judging: does what was found for an image satisfy a policy?
+
+Signatures count per authority, whatever the layout they were found in (legacy ``.sig`` layers, cosign v3
+bundles from the referrers API or the fallback tag), key-signed or keyless; ``threshold`` distinct
+authorities must verify. Then every attestation requirement must be met by an attestation of that predicate
+type, for this digest, signed by one of the authorities it names. No I/O here: the engine fetches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from verifier.cosign import (
+    CERTIFICATE_ANNOTATION,
+    COSIGN_SIGN_PREDICATE,
+    SIMPLE_SIGNING_MEDIA_TYPE,
+    Attachment,
+    SignatureCheck,
+    SignatureLayer,
+    check_attestation,
+    check_claims,
+    check_simple_signature,
+)
+from verifier.engine._decision import PolicyResult
+from verifier.errors import SealgateError, SignatureInvalidError
+from verifier.oci import Descriptor, Digest, Reference
+from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
+from verifier.sigstore import TrustedRoot, VerifiedSignature, verify_bundle, verify_legacy_keyless
+
+__all__ = ["judge"]
+
+OK = "OK"
+#: codes that say only "not this signer": less informative than any other failure
+_WEAK = frozenset({"SIGNATURE_INVALID", "UNSUPPORTED_LAYER", "IDENTITY_MISMATCH", "NOT_A_SIGNATURE"})
+
+
+def _fail(where: str, exc: SealgateError) -> SignatureCheck:
+    return SignatureCheck(where, exc.code, exc.message)
+
+
+def _root(authority: CompiledAuthority) -> TrustedRoot:
+    return authority.trusted_root if authority.trusted_root is not None else TrustedRoot.production()
+
+
+def _bundle(authority: CompiledAuthority, bundle: bytes, digest: Digest) -> VerifiedSignature:
+    """Verify a bundle for ``digest`` with the authority's identity, or with one of its keys."""
+    if authority.identity is not None:
+        return verify_bundle(bundle, trusted_root=_root(authority), identity=authority.identity, digest=digest)
+    last: SealgateError = SignatureInvalidError(f"authority {authority.name!r} has no key")
+    for named in authority.keys:
+        try:
+            # with a key, tlog/TSA evidence is checked when present but not required (key-signed cosign bundles)
+            return verify_bundle(
+                bundle, trusted_root=_root(authority), key=named.key, digest=digest, require_tlog=False
+            )
+        except SealgateError as exc:
+            last = exc
+    raise last
+
+
+def _signature(authority: CompiledAuthority, found: Attachment, image: Reference, digest: Digest) -> SignatureCheck:
+    where = str(found.digest)
+    if isinstance(found.payload, SealgateError):
+        return _fail(where, found.payload)
+    if found.media_type == SIMPLE_SIGNING_MEDIA_TYPE:
+        layer = SignatureLayer(Descriptor(found.media_type, found.digest, len(found.payload), found.annotations))
+        if authority.identity is None:
+            return check_simple_signature(layer, found.payload, authority.keys, image, digest)
+        certificate = found.annotations.get(CERTIFICATE_ANNOTATION)
+        if not certificate:
+            return SignatureCheck(where, "SIGNATURE_INVALID", "signature has no certificate (not keyless)")
+        try:
+            verify_legacy_keyless(
+                signature=layer.signature(),
+                payload=found.payload,
+                certificate_pem=certificate,
+                chain_pem=layer.chain,
+                rekor_bundle=layer.bundle,
+                trusted_root=_root(authority),
+                identity=authority.identity,
+            )
+        except SealgateError as exc:
+            return _fail(where, exc)
+        return check_claims(where, found.payload, image, digest, signer=authority.name)
+    if found.bundle is None:
+        return SignatureCheck(where, "UNSUPPORTED_LAYER", f"layer media type {found.media_type} is not a signature")
+    try:
+        verified = _bundle(authority, found.bundle, digest)
+    except SealgateError as exc:
+        return _fail(where, exc)
+    predicate = (verified.statement or {}).get("predicateType") if verified.kind == "dsse" else None
+    if verified.kind == "dsse" and predicate != COSIGN_SIGN_PREDICATE:
+        return SignatureCheck(where, "NOT_A_SIGNATURE", f"bundle holds a {predicate} attestation, not a signature")
+    return SignatureCheck(where, OK, f"signature bundle verified for {authority.name!r}", key=authority.name)
+
+
+def _attestation(
+    authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str
+) -> SignatureCheck:
+    where = str(found.digest)
+    if isinstance(found.payload, SealgateError):
+        return _fail(where, found.payload)
+    if authority.identity is None:
+        check = check_attestation(found, authority.keys, digest, predicate_type, bundle_verifier=None)
+        if not check.verified:
+            return SignatureCheck(where, check.code, check.reason)
+        if found.bundle is not None:  # the tlog/TSA evidence of a key-signed bundle, when present
+            try:
+                _bundle(authority, found.bundle, digest)
+            except SealgateError as exc:
+                return _fail(where, exc)
+        return SignatureCheck(where, OK, check.reason, key=authority.name)
+    if found.bundle is None:
+        return SignatureCheck(
+            where, "UNSUPPORTED_LAYER", "keyless attestations are verified in the bundle format (cosign 3) only"
+        )
+    try:
+        verified = _bundle(authority, found.bundle, digest)
+    except SealgateError as exc:
+        return _fail(where, exc)
+    predicate = (verified.statement or {}).get("predicateType")
+    if predicate != predicate_type:
+        return SignatureCheck(where, "PREDICATE_MISMATCH", f"attestation is {predicate}, not {predicate_type}")
+    return SignatureCheck(
+        where, OK, f"{predicate_type} attestation verified for {authority.name!r}", key=authority.name
+    )
+
+
+def _best_reason(checks: Sequence[SignatureCheck]) -> tuple[str, str] | None:
+    informative = [c for c in checks if c.code not in _WEAK]
+    chosen = informative[0] if informative else (checks[0] if checks else None)
+    return None if chosen is None else (chosen.code, chosen.reason)
+
+
+def _attestation_met(
+    policy: CompiledPolicy, wanted: CompiledAttestation, found: Sequence[Attachment], digest: Digest
+) -> tuple[bool, tuple[str, str]]:
+    allowed = [a for a in policy.authorities if not wanted.authorities or a.name in wanted.authorities]
+    checks = [
+        _attestation(authority, attachment, digest, wanted.predicate_type)
+        for attachment in found
+        if attachment.is_attestation
+        for authority in allowed
+    ]
+    if any(c.verified for c in checks):
+        return True, (OK, "")
+    names = ", ".join(f'"{a.name}"' for a in allowed)
+    missing = f'no verified {wanted.predicate_type} attestation ("{wanted.name}") signed by {names}'
+    best = _best_reason([c for c in checks if c.code not in ("PREDICATE_MISMATCH",)])
+    if best is None or best[0] in _WEAK:
+        return False, ("ATTESTATION_MISSING", missing)
+    return False, (best[0], f"{missing}: {best[1]}")
+
+
+def judge(policy: CompiledPolicy, ref: Reference, digest: Digest, found: Sequence[Attachment]) -> PolicyResult:
+    """Does ``found`` (everything attached to ``ref@digest``) satisfy ``policy``?"""
+
+    def result(passed: bool, code: str, reason: str, verified: Sequence[str] = ()) -> PolicyResult:
+        return PolicyResult(policy.name, policy.mode, passed, code, reason, tuple(verified))
+
+    image = ref.with_digest(digest)
+    signatures = [a for a in found if a.is_signature]
+    if not signatures:
+        return result(False, "NO_SIGNATURES", "no signatures found")
+    verified: list[str] = []
+    failures: list[SignatureCheck] = []
+    for authority in policy.authorities:
+        checks = [_signature(authority, attachment, image, digest) for attachment in signatures]
+        if any(c.verified for c in checks):
+            verified.append(authority.name)
+        else:
+            failures.extend(checks)
+    if len(verified) < policy.threshold:
+        names = ", ".join(f'"{a.name}"' for a in policy.authorities if a.name not in verified)
+        if policy.threshold > 1:
+            reason = f"{len(verified)} of the required {policy.threshold} authorities verified (missing {names})"
+            return result(False, "THRESHOLD_NOT_MET", reason, verified)
+        best = _best_reason(failures)
+        if best is not None and best[0] not in _WEAK:
+            return result(False, best[0], best[1], verified)
+        if any(a.keyless for a in policy.authorities):
+            phrase = f"no signature verifies for {names}"
+        elif sum(len(a.keys) for a in policy.authorities) == 1:
+            phrase = f"no signature verifies with key of {names}"
+        else:
+            phrase = f"no signature verifies with a key of {names}"
+        return result(False, "SIGNATURE_INVALID", phrase, verified)
+    for wanted in policy.attestations:
+        met, (code, reason) = _attestation_met(policy, wanted, found, digest)
+        if not met:
+            return result(False, code, reason, verified)
+    names = ", ".join(repr(a) for a in verified)
+    extra = f"; attestations {', '.join(a.name for a in policy.attestations)}" if policy.attestations else ""
+    return result(True, OK, f"verified by {names}{extra}", verified)
