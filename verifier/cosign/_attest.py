@@ -65,6 +65,7 @@ from verifier.oci import (
 )
 
 __all__ = [
+    "attach_bundle",
     "CUSTOM_PREDICATE_TYPE",
     "PREDICATE_ANNOTATION",
     "PREDICATE_TYPES",
@@ -292,7 +293,7 @@ async def _list_in_fallback_tag(client: RegistryClient, store: Reference, subjec
     await client.put_manifest(tag_ref, index, OCI_INDEX)
 
 
-async def _attach_bundle(
+async def attach_bundle(
     client: RegistryClient,
     store: Reference,
     subject: Descriptor,
@@ -342,7 +343,7 @@ async def attest_image(
     store = attestation_repository or ref
     if bundle_format:
         bundle = build_key_bundle(key, statement)
-        layout, location = await _attach_bundle(client, store, subject, bundle, uri, moment)
+        layout, location = await attach_bundle(client, store, subject, bundle, uri, moment)
         return AttestedImage(ref.with_digest(subject.digest), subject.digest, uri, statement, bundle, layout, location)
     envelope = sign_envelope(key, statement)
     location, dropped = await _attach_legacy(client, store, subject.digest, envelope, uri, replace)

@@ -30,8 +30,9 @@ from verifier.sigstore import TrustedRoot, VerifiedSignature, verify_bundle, ver
 __all__ = ["judge"]
 
 OK = "OK"
-#: codes that say only "not this signer": less informative than any other failure
-_WEAK = frozenset({"SIGNATURE_INVALID", "UNSUPPORTED_LAYER", "IDENTITY_MISMATCH", "NOT_A_SIGNATURE"})
+#: codes that say only "not this signer's kind of signature": less informative than any other failure (an
+#: identity mismatch is informative: it says who did sign)
+_WEAK = frozenset({"SIGNATURE_INVALID", "UNSUPPORTED_LAYER", "NOT_A_SIGNATURE"})
 
 
 def _fail(where: str, exc: SealgateError) -> SignatureCheck:
