@@ -67,7 +67,7 @@ def test_unsigned_image_has_no_signatures(registry, pushed_image, keys, capsys):
     assert main(["verify", "--key", f"{keys['signer']}.pub", "--output", "json", ref]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["code"] == "NO_SIGNATURES"
-    assert report["reason"] == f"no signatures found for {registry.host}/cli/unsigned@{digest}"
+    assert report["reason"] == f"no signatures found for {registry.host}/cli/unsigned@{digest} (any layout)"
 
 
 def test_wrong_key_is_signature_invalid(registry, pushed_image, keys, capsys):

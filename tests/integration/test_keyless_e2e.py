@@ -237,3 +237,37 @@ def test_a_cosign_classic_key_signature_does_not_satisfy_a_keyless_authority(reg
     answer = _admit(_policy(registry, sigstore), f"{Reference.parse(ref_text).name}@{digest}")
     assert answer["allowed"] is False
     assert "gha" in answer["status"]["message"]
+
+
+@pytest.mark.parametrize("layout", ["legacy", "bundle"])
+def test_sealgate_verify_keyless_flags(registry, pushed_image, sigstore, layout, capsys):
+    """`sealgate verify --certificate-identity ... --certificate-oidc-issuer ... --trusted-root ...`."""
+    from verifier.cli import main
+
+    make = _legacy_image if layout == "legacy" else _bundle_image
+    image = make(registry, pushed_image, sigstore, f"cli-{layout}", identity=IDENTITY, issuer=ISSUER)
+    root = ["--trusted-root", str(sigstore.trusted_root_path)]
+    right = ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER, *root]
+    assert main(["verify", *right, "--output", "json", image]) == 0
+    assert json.loads(capsys.readouterr().out)["verified"] is True
+    by_regexp = [
+        "--certificate-identity-regexp",
+        r"https://github\.com/org/app/.*",
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]
+    assert main(["verify", *by_regexp, *root, image]) == 0
+    capsys.readouterr()
+    wrong = ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", "https://accounts.google.com", *root]
+    assert main(["verify", *wrong, "--output", "json", image]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [c["code"] for c in report["signatures"]] == ["IDENTITY_MISMATCH"]
+    # the public-good root does not trust the private test CA
+    assert main(["verify", "--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER, image]) == 1
+
+
+def test_verify_needs_a_key_a_policy_or_an_identity(capsys):
+    from verifier.cli import main
+
+    assert main(["verify", "127.0.0.1:1/app@sha256:" + "a" * 64]) == 2
+    assert "--certificate-identity" in capsys.readouterr().err

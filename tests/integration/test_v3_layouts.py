@@ -110,6 +110,18 @@ def test_cosign3_bundle_through_the_cli(registry, vectors, sealgate, capsys):
     assert "FAIL" in capsys.readouterr().out
 
 
+def test_cosign3_signature_bundle_verifies_with_sealgate_verify(registry, vectors, sealgate, capsys):
+    """`sealgate verify --key` reads cosign 3's bundle layout too (no legacy `.sig` exists for this image)."""
+    ref = asyncio.run(_push_v3_fallback(registry.host, "tobby/verify", vectors))
+    image = f"{ref.name}@{V3_SUBJECT}"
+    assert sealgate(["verify", "--key", str(_v3(vectors) / "bundle-cosign.pub"), "--output", "json", image]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [c["code"] for c in report["signatures"]] == ["OK"]
+    other = vectors / "tobby-fetch-cosign-oci" / "cosign.pub"
+    assert sealgate(["verify", "--key", str(other), "--output", "json", image]) == 1
+    assert json.loads(capsys.readouterr().out)["signatures"][0]["code"] != "OK"
+
+
 def _flip_signature(bundle: bytes) -> bytes:
     doc = json.loads(bundle)
     sig = bytearray(base64.b64decode(doc["dsseEnvelope"]["signatures"][0]["sig"]))

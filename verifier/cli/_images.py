@@ -20,8 +20,10 @@ from verifier.cli._common import (
     signature_repository,
 )
 from verifier.cosign import (
+    LEGACY_SIG,
     ImageVerification,
     SignedImage,
+    discover,
     encrypt_private_key,
     generate_signing_key,
     password_from_env_or_prompt,
@@ -29,10 +31,11 @@ from verifier.cosign import (
     sign_image,
     verify_image,
 )
-from verifier.engine import Decision, Engine
-from verifier.errors import UsageError
-from verifier.oci import Reference
-from verifier.policy import load_policy_files
+from verifier.engine import Decision, Engine, check_signature
+from verifier.errors import NoSignaturesError, RegistryError, UsageError
+from verifier.oci import Reference, RegistryClient
+from verifier.policy import CompiledAuthority, load_policy_files
+from verifier.sigstore import Identity, TrustedRoot
 
 __all__ = ["register"]
 
@@ -93,7 +96,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "is judged by the policies exactly as the admission webhook judges it (exit 0 allowed or warned, 1 denied).",
     )
     verify.add_argument("image", metavar="IMAGE")
-    trust = verify.add_mutually_exclusive_group(required=True)
+    trust = verify.add_mutually_exclusive_group()
     trust.add_argument(
         "--key",
         action="append",
@@ -108,6 +111,20 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     verify.add_argument(
         "--namespace", metavar="NS", help="with --policy: the namespace the image would run in (selection, exemptions)"
+    )
+    keyless = verify.add_argument_group("keyless (instead of --key or --policy)")
+    keyless.add_argument("--certificate-identity", metavar="ID", help="the signing certificate's identity (SAN)")
+    keyless.add_argument(
+        "--certificate-identity-regexp", metavar="RE", help="full-match regular expression for the identity"
+    )
+    keyless.add_argument("--certificate-oidc-issuer", metavar="URL", help="the certificate's OIDC issuer")
+    keyless.add_argument(
+        "--certificate-oidc-issuer-regexp", metavar="RE", help="full-match regular expression for the issuer"
+    )
+    keyless.add_argument(
+        "--trusted-root",
+        metavar="FILE",
+        help="Sigstore trusted_root.json (default: the public-good root shipped with sealgate; never fetched)",
     )
     verify.add_argument(
         "-a",
@@ -185,23 +202,78 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _authority(args: argparse.Namespace) -> CompiledAuthority:
+    """The one authority `verify` checks against: --key files, or a keyless identity."""
+    identity_given = args.certificate_identity or args.certificate_identity_regexp
+    if args.key and identity_given:
+        raise UsageError("give --key or --certificate-identity[-regexp], not both")
+    if args.key:
+        return CompiledAuthority("key", tuple(load_verifying_keys(args.key)))
+    if not identity_given:
+        raise UsageError("verify needs --key, --policy, or --certificate-identity[-regexp] (keyless)")
+    identity = Identity(
+        subject=args.certificate_identity,
+        subject_regexp=args.certificate_identity_regexp,
+        issuer=args.certificate_oidc_issuer,
+        issuer_regexp=args.certificate_oidc_issuer_regexp,
+    )
+    root = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else TrustedRoot.production()
+    return CompiledAuthority("keyless", (), identity=identity, trusted_root=root)
+
+
+async def _verify_every_layout(
+    client: RegistryClient, ref: Reference, authority: CompiledAuthority, legacy: ImageVerification | None
+) -> ImageVerification:
+    """Legacy `.sig` layers (keyless) and cosign v3 bundles (referrers API or fallback tag), for one authority."""
+    store = signature_repository() or ref
+    digest, resolved = ref.digest, None
+    if legacy is not None and legacy.digest is not None:
+        digest, resolved = legacy.digest, legacy.resolved_from_tag
+    try:
+        if digest is None:
+            digest, resolved = (await client.resolve(ref)).digest, ref.tag
+        found = [a for a in await discover(client, store, digest, attestations=False) if a.is_signature]
+    except RegistryError as exc:
+        if legacy is not None and legacy.signatures:  # what the `.sig` layers said stands
+            return legacy
+        return ImageVerification(ref if digest is None else ref.with_digest(digest), digest, resolved, error=exc)
+    image = ref.with_digest(digest)
+    earlier = legacy.signatures if legacy is not None else ()
+    if legacy is not None:  # its `.sig` layers were judged already, with the -a / reference options
+        found = [a for a in found if a.layout != LEGACY_SIG]
+    if not found and not earlier:
+        error = NoSignaturesError(f"no signatures found for {ref.name}@{digest} (any layout)")
+        return ImageVerification(image, digest, resolved, error=error)
+    checks = tuple(check_signature(authority, attachment, image, digest) for attachment in found)
+    return ImageVerification(image, digest, resolved, (*earlier, *checks))
+
+
 def _verify(args: argparse.Namespace) -> int:
     if args.policy:
+        if args.certificate_identity or args.certificate_identity_regexp:
+            raise UsageError("--policy says who must have signed; drop --certificate-identity")
         return _verify_by_policy(args)
     ref = Reference.parse(args.image)
     annotations = annotations_from(args.annotation)
-    keys = load_verifying_keys(args.key)
+    authority = _authority(args)
 
     async def run() -> ImageVerification:
         async with registry_client(args) as client:
-            return await verify_image(
-                client,
-                ref,
-                keys,
-                annotations=annotations,
-                check_reference=not args.skip_reference_check,
-                signature_repository=signature_repository(),
-            )
+            legacy = None
+            if not authority.keyless:  # the fast path: cosign's classic `.sig` layers (3 requests)
+                legacy = await verify_image(
+                    client,
+                    ref,
+                    authority.keys,
+                    annotations=annotations,
+                    check_reference=not args.skip_reference_check,
+                    signature_repository=signature_repository(),
+                )
+                if legacy.verified or not isinstance(legacy.error, NoSignaturesError | None):
+                    return legacy
+                if annotations:  # -a claims live in simple-signing payloads only
+                    return legacy
+            return await _verify_every_layout(client, ref, authority, legacy)
 
     result = asyncio.run(run())
     if args.output == "json":

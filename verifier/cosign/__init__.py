@@ -18,7 +18,7 @@ from verifier.cosign._attest_check import (
     verify_image_attestations,
 )
 from verifier.cosign._crypto import sign_bytes, signature_scheme, verify_bytes
-from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, discover
+from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, LEGACY_SIG, Attachment, discover
 from verifier.cosign._keys import (
     ACCEPTED_SCRYPT_N,
     COSIGN_PRIVATE_KEY_LABEL,
@@ -59,6 +59,7 @@ from verifier.cosign._verify import (
 )
 
 __all__ = [
+    "LEGACY_SIG",
     "CERTIFICATE_ANNOTATION",
     "COSIGN_SIGN_PREDICATE",
     "PREDICATE_TYPES",

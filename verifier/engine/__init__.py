@@ -13,6 +13,7 @@
 from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._engine import Engine, EngineStats, NamespaceLabels
+from verifier.engine._judge import check_signature, judge
 
 __all__ = [
     "Decision",
@@ -23,4 +24,6 @@ __all__ = [
     "PolicyResult",
     "SingleFlight",
     "TTLCache",
+    "check_signature",
+    "judge",
 ]

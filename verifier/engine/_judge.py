@@ -27,7 +27,7 @@ from verifier.oci import Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
 from verifier.sigstore import TrustedRoot, VerifiedSignature, verify_bundle, verify_legacy_keyless
 
-__all__ = ["judge"]
+__all__ = ["check_signature", "judge"]
 
 OK = "OK"
 #: codes that say only "not this signer's kind of signature": less informative than any other failure (an
@@ -59,7 +59,10 @@ def _bundle(authority: CompiledAuthority, bundle: bytes, digest: Digest) -> Veri
     raise last
 
 
-def _signature(authority: CompiledAuthority, found: Attachment, image: Reference, digest: Digest) -> SignatureCheck:
+def check_signature(
+    authority: CompiledAuthority, found: Attachment, image: Reference, digest: Digest
+) -> SignatureCheck:
+    """One signature attachment (any layout) judged for one authority (key or keyless)."""
     where = str(found.digest)
     if isinstance(found.payload, SealgateError):
         return _fail(where, found.payload)
@@ -166,7 +169,7 @@ def judge(policy: CompiledPolicy, ref: Reference, digest: Digest, found: Sequenc
     verified: list[str] = []
     failures: list[SignatureCheck] = []
     for authority in policy.authorities:
-        checks = [_signature(authority, attachment, image, digest) for attachment in signatures]
+        checks = [check_signature(authority, attachment, image, digest) for attachment in signatures]
         if any(c.verified for c in checks):
             verified.append(authority.name)
         else:
