@@ -4,8 +4,8 @@ Pure functions: PAE, parsing an envelope (standard or URL-safe base64, any key o
 legacy ``cosign attest --key`` does, checking its signatures against named keys, and reading the in-toto
 statement inside it (``_type`` v0.1 or v1, subject matched by sha256 digest only).
 
-NOTE: ``verifier/sigstore`` is planned to own the general DSSE code (``pae``/``parse_envelope``/...); this
-module is the small key-signed subset the cosign layouts need, kept here until the two are merged.
+This is the one PAE implementation (``verifier.sigstore`` builds on it); the envelope and statement models
+here are the key-signed subset the cosign layouts need (``verifier.sigstore`` verifies bundles' envelopes).
 """
 
 from __future__ import annotations
@@ -59,10 +59,14 @@ def go_json(obj: Any, *, sort_keys: bool = False) -> bytes:
     return text.encode()
 
 
-def pae(payload_type: str, body: bytes) -> bytes:
-    """DSSE pre-authentication encoding: ``DSSEv1 <len> <type> <len> <body>`` (lengths in bytes)."""
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: ``DSSEv1 <len> <type> <len> <body>`` (lengths in bytes).
+
+    >>> pae("http://example.com/HelloWorld", b"hello world")
+    b'DSSEv1 29 http://example.com/HelloWorld 11 hello world'
+    """
     encoded = payload_type.encode()
-    return b"DSSEv1 %d %b %d %b" % (len(encoded), encoded, len(body), body)
+    return b"DSSEv1 %d %b %d %b" % (len(encoded), encoded, len(payload), payload)
 
 
 def b64decode_any(text: str, what: str) -> bytes:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.cosign import VerifyingKey, verify_bytes
+from verifier.cosign._dsse_layer import pae
 from verifier.errors import EnvelopeInvalidError, SignatureInvalidError
 from verifier.oci import Digest
 from verifier.sigstore._util import b64decode, require_mapping
@@ -53,16 +54,6 @@ class Envelope:
 
     def pae(self) -> bytes:
         return pae(self.payload_type, self.payload)
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE v1 pre-authentication encoding.
-
-    >>> pae("http://example.com/HelloWorld", b"hello world")
-    b'DSSEv1 29 http://example.com/HelloWorld 11 hello world'
-    """
-    type_bytes = payload_type.encode("utf-8")
-    return b"DSSEv1 %d %s %d %s" % (len(type_bytes), type_bytes, len(payload), payload)
 
 
 def _load_json(raw: bytes | str, what: str) -> Any:
