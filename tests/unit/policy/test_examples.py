@@ -36,7 +36,16 @@ def test_no_private_key_is_committed_with_the_examples() -> None:
 def test_the_examples_folder_compiles_as_one_set() -> None:
     policies = load_policy_files([EXAMPLES])
     by_name = {p.name: p for p in policies.policies}
-    assert sorted(by_name) == ["base-images-two-of-three", "payments-releases", "prod-signed", "staging-warn"]
+    assert sorted(by_name) == [
+        "base-images-two-of-three",
+        "payments-releases",
+        "prod-signed",
+        "release-keyless",
+        "staging-warn",
+    ]
+    keyless = by_name["release-keyless"]
+    assert keyless.authorities[0].keyless
+    assert [a.predicate_type for a in keyless.attestations] == ["https://cyclonedx.org/bom"]
     assert policies.settings.source is not None and policies.settings.source.endswith(
         'settings.yaml: document 1 (Settings "sealgate-settings")'
     )
