@@ -29,8 +29,9 @@ def test_check_prints_a_summary_for_good_files(capsys: pytest.CaptureFixture[str
     assert run("policy", "check", str(EXAMPLES)) == 0
     out, err = capsys.readouterr()
     assert out == (
-        f'OK: 4 policies, settings from {EXAMPLES}/settings.yaml: document 1 (Settings "sealgate-settings"), '
-        "registries reachable: registry.example.com, registry.example.com:5000, staging.registry.example.com\n"
+        f'OK: 5 policies, settings from {EXAMPLES}/settings.yaml: document 1 (Settings "sealgate-settings"), '
+        "registries reachable: ghcr.io, registry.example.com, registry.example.com:5000, "
+        "staging.registry.example.com\n"
     )
     assert err == ""
 

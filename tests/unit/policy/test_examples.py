@@ -76,6 +76,7 @@ def test_the_examples_folder_compiles_as_one_set() -> None:
     assert settings.is_exempt("kube-system", "anything.example/x")
     assert settings.is_exempt("default", "registry.k8s.io/pause:3.9")
     assert policies.allowed_registries == [
+        "ghcr.io",
         "registry.example.com",
         "registry.example.com:5000",
         "staging.registry.example.com",
