@@ -42,6 +42,7 @@ test: lint typecheck
 bench: setup
 	$(PY) benchmarks/verify.py
 	$(PY) benchmarks/webhook.py
+	$(PY) benchmarks/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

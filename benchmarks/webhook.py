@@ -20,8 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import ssl
 import statistics
 import subprocess
 import sys
@@ -34,11 +32,17 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import (  # noqa: E402
+    free_port,
+    make_certs,
+    make_key,
+    push_signed,
+    start_server,
+    wait_ready,
+    write_policy,
+)
 from tools.localregistry import LocalRegistry  # noqa: E402
 from tools.reviews import review, shape, with_images  # noqa: E402
-from tools.testimages import build_image, push_image  # noqa: E402
-from verifier.cli import main as sealgate  # noqa: E402
-from webhook.certs import write_bundle  # noqa: E402
 
 # extra `sealgate serve` arguments, for experiments (e.g. "--log-level warning")
 EXTRA: list[str] = os.environ.get("BENCH_SEALGATE_ARGS", "").split()
@@ -47,25 +51,6 @@ LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = io.open("{body}", "rb"):read("*a")
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, ca: ssl.SSLContext, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, verify=ca, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} not ready")
 
 
 def _wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
@@ -92,66 +77,25 @@ def run(seconds: int, connections: int, rounds: int, cold_rounds: int) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp_name, LocalRegistry() as registry:
         tmp = Path(tmp_name)
-        os.environ["COSIGN_PASSWORD"] = "bench"
-        sealgate(["keygen", "--output-key-prefix", str(tmp / "ci")])
-        images: list[str] = []
-        for n in range(3 + 3 * cold_rounds):
-            layout = build_image(
-                tmp / f"img{n}", name=f"img{n}", files={"n.txt": f"{n} {os.urandom(8).hex()}".encode()}
-            )
-            digest = push_image(layout, registry, f"bench/app{n}", "v1")
-            image = f"{registry.host}/bench/app{n}@{digest}"
-            sealgate(["sign", "--key", str(tmp / "ci.key"), image])
-            images.append(image)
-        policies = tmp / "policies"
-        policies.mkdir()
-        shutil.copy(tmp / "ci.pub", policies / "ci.pub")
-        (policies / "bench.yaml").write_text(
-            "apiVersion: sealgate.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: bench}\n"
-            f'spec:\n  images: ["{registry.host}/bench/**"]\n'
-            "  authorities: [{name: ci, key: {path: ci.pub}}]\n"
+        key = make_key(tmp)
+        images = push_signed(tmp, registry, key, 3 + 3 * cold_rounds)
+        server = start_server(tmp, write_policy(tmp, registry, key), EXTRA)
+        tls, ca = make_certs(tmp)
+        bare_port = free_port()
+        bare = subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / "_bare_webhook.py"), *tls, "--port", str(bare_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
-        certs = tmp / "certs"
-        write_bundle(certs, service="sealgate", namespace="bench", ip_addresses=["127.0.0.1"])
-        ca = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-        tls = ["--tls-cert", str(certs / "tls.crt"), "--tls-key", str(certs / "tls.key")]
-        ports = {"sealgate": _free_port(), "bare": _free_port()}
-        log = (tmp / "sealgate.log").open("wb")
-        procs = {
-            "sealgate": subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "verifier.cli",
-                    "serve",
-                    "--policy",
-                    str(policies),
-                    *tls,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(ports["sealgate"]),
-                    *EXTRA,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            ),
-            "bare": subprocess.Popen(
-                [sys.executable, str(ROOT / "benchmarks" / "_bare_webhook.py"), *tls, "--port", str(ports["bare"])],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.STDOUT,
-            ),
-        }
+        urls = {"sealgate": f"{server.url}/validate", "bare": f"https://127.0.0.1:{bare_port}/validate"}
         try:
-            for name, port in ports.items():
-                _wait_ready(f"https://127.0.0.1:{port}/healthz", ca, procs[name])
-            pod = review(with_images(shape("pod"), images[:3]))
+            wait_ready(f"https://127.0.0.1:{bare_port}/healthz", ca, bare)
             body = tmp / "pod.json"
-            body.write_text(json.dumps(pod))
+            body.write_text(json.dumps(review(with_images(shape("pod"), images[:3]))))
             script = tmp / "post.lua"
             script.write_text(LUA.format(body=body))
             with httpx.Client(verify=ca) as client:
-                answer = client.post(f"https://127.0.0.1:{ports['sealgate']}/validate", content=body.read_bytes())
+                answer = client.post(urls["sealgate"], content=body.read_bytes())
                 if not answer.json()["response"]["allowed"]:
                     print(f"setup broken: {answer.text}")
                     return 1
@@ -159,23 +103,21 @@ def run(seconds: int, connections: int, rounds: int, cold_rounds: int) -> int:
                 samples: dict[str, list[dict[str, float]]] = {"sealgate": [], "bare": []}
                 for _ in range(rounds):
                     for name in ("sealgate", "bare"):
-                        url = f"https://127.0.0.1:{ports[name]}/validate"
-                        samples[name].append(_wrk(url, script, seconds, connections))
+                        samples[name].append(_wrk(urls[name], script, seconds, connections))
 
                 cold_ms = []
                 for r in range(cold_rounds):
                     fresh = review(with_images(shape("pod"), images[3 + 3 * r : 6 + 3 * r]))
                     started = time.perf_counter()
-                    answer = client.post(f"https://127.0.0.1:{ports['sealgate']}/validate", json=fresh)
+                    answer = client.post(urls["sealgate"], json=fresh)
                     cold_ms.append((time.perf_counter() - started) * 1000)
                     if not answer.json()["response"]["allowed"]:
                         print(f"cold request denied: {answer.text}")
                         return 1
         finally:
-            for proc in procs.values():
-                proc.terminate()
-                proc.wait(10)
-            log.close()
+            server.stop()
+            bare.terminate()
+            bare.wait(10)
 
     def agg(name: str, key: str) -> float:
         return statistics.median(s[key] for s in samples[name])

@@ -103,6 +103,7 @@ class LocalRegistry:
         self._tmp: Path | None = None
         self._port: int | None = None
         self._log: Path | None = None
+        self._auth_config: dict[str, object] | None = None
 
     # -- facts -----------------------------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class LocalRegistry:
         binary = _binary()
         self._tmp = Path(tempfile.mkdtemp(prefix="sealgate-registry-"))
         try:
-            auth_config = self._prepare_auth(self._tmp)
+            auth_config = self._auth_config = self._prepare_auth(self._tmp)
             last = ""
             for attempt in range(1, _START_ATTEMPTS + 1):
                 port = _free_port()
@@ -191,6 +192,27 @@ class LocalRegistry:
             self._tmp = None
         self._port = None
         self._log = None
+
+    def pause(self) -> None:
+        """Stop the registry process but keep its storage, port and auth: an outage; :meth:`resume` ends it."""
+        if self._port is None:
+            raise ToolError("registry is not running")
+        self._terminate()
+
+    def resume(self) -> None:
+        """Start the registry again after :meth:`pause`, on the same port with the same storage."""
+        if self._tmp is None or self._port is None:
+            raise ToolError("registry was never started (or was stopped)")
+        if self._proc is not None:
+            return
+        if not self._launch(_binary(), self._port, self._auth_config):
+            raise ToolError(f"docker-registry did not restart on 127.0.0.1:{self._port}: {self.log_tail().strip()}")
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """:meth:`pause`, wait ``down_for`` seconds, :meth:`resume`."""
+        self.pause()
+        time.sleep(down_for)
+        self.resume()
 
     def __enter__(self) -> LocalRegistry:
         return self.start()

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from verifier.engine import Decision, Engine, NamespaceLabels, Outcome
-from verifier.oci import RegistryClient, RegistryConfig
+from verifier.oci import RegistryClient, RegistryConfig, request_deadline
 from verifier.policy import PolicySet, load_policy_files
 from webhook.admission import (
     AdmissionRequest,
@@ -237,8 +237,11 @@ async def _answer(state: _State, review: AdmissionRequest) -> tuple[dict[str, An
     on_error_allows = state.policies.settings.on_error == "allow"
     deadline = state.policies.settings.deadline_seconds
     try:
+        # registry calls see 90 % of the deadline (request_deadline): a slow registry then ends as a denial
+        # naming it, inside the overall timeout that guarantees an answer
         async with asyncio.timeout(deadline):
-            return await _admit(state, review)
+            with request_deadline(deadline * 0.9):
+                return await _admit(state, review)
     except TimeoutError:
         message = f"sealgate could not finish verification within its {deadline:g}s deadline"
         _logger.warning("deadline exceeded", extra=fields(uid=review.uid, namespace=review.namespace))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from verifier.limits import DEFAULT_LIMITS
+
 __all__ = ["WebhookSettings"]
 
 
@@ -18,10 +20,10 @@ class WebhookSettings(BaseSettings):
 
     #: policy files or folders (loaded at start-up; a broken file stops start-up with its errors)
     policy_paths: tuple[str, ...] = Field(default=(), min_length=1)
-    #: largest AdmissionReview body accepted (the API server's own limit is 3 MiB objects)
-    max_body_bytes: int = Field(default=3 * 1024 * 1024, gt=0)
-    #: most images verified for one request; more is a denial naming the limit
-    max_images_per_request: int = Field(default=64, gt=0)
+    #: largest AdmissionReview body accepted (default: ``Limits.max_request_bytes``)
+    max_body_bytes: int = Field(default=DEFAULT_LIMITS.max_request_bytes, gt=0)
+    #: most images verified for one request; more is a denial naming the limit (``Limits.max_images_per_request``)
+    max_images_per_request: int = Field(default=DEFAULT_LIMITS.max_images_per_request, gt=0)
     #: extra CA bundle for registry TLS
     registry_ca_bundle: str | None = None
     #: docker config.json with registry credentials (default: $DOCKER_CONFIG or ~/.docker/config.json)

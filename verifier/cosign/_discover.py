@@ -176,12 +176,16 @@ class _Discovery:
                 return exc
 
     async def _payload(self, descriptor: Descriptor) -> bytes | SealgateError:
-        limit = self.limits.max_payload_bytes
+        bundle = is_bundle_media_type(descriptor.media_type)
+        name = "max_bundle_bytes" if bundle else "max_payload_bytes"
+        limit = self.limits.max_bundle_bytes if bundle else self.limits.max_payload_bytes
         if descriptor.size > limit:
             return BlobTooLargeError(
-                f"layer {descriptor.digest} is {descriptor.size} bytes, above the {limit}-byte limit"
+                f"layer {descriptor.digest} is {descriptor.size} bytes, above the {limit}-byte limit {name}"
             )
-        return await self._bounded(lambda: self.client.get_blob(self.repository, descriptor.digest, max_bytes=limit))
+        return await self._bounded(
+            lambda: self.client.get_blob(self.repository, descriptor.digest, max_bytes=limit, limit_name=name)
+        )
 
     # --- legacy tags ------------------------------------------------------------------------------------
 
@@ -259,10 +263,10 @@ class _Discovery:
             return []
         if not isinstance(manifests, list):
             raise RegistryProtocolError(f"referrers index {index.digest} has no manifests list")
-        if len(manifests) > self.limits.max_signatures:
+        if len(manifests) > self.limits.max_referrers:
             raise LimitExceededError(
                 f"referrers index {index.digest} lists {len(manifests)} manifests, "
-                f"more than the limit of {self.limits.max_signatures}"
+                f"more than the limit max_referrers of {self.limits.max_referrers}"
             )
         entries, seen = [], set()
         for i, raw in enumerate(manifests):

@@ -19,6 +19,7 @@ from ._auth import (
     parse_challenges,
     registry_key,
 )
+from ._breaker import BreakerState, CircuitBreaker, remaining, request_deadline
 from ._client import RegistryClient
 from ._config import RegistryConfig, is_loopback_host
 from ._digest import Digest
@@ -42,8 +43,15 @@ from ._mediatypes import (
 )
 from ._models import Descriptor, Manifest
 from ._reference import DOCKER_HUB, Reference
+from ._ssrf import HostClass, HostGuard
 
 __all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "HostClass",
+    "HostGuard",
+    "remaining",
+    "request_deadline",
     "DOCKER_CONFIG",
     "DOCKER_HUB",
     "DOCKER_LAYER",

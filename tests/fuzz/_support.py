@@ -1,0 +1,101 @@
+"""Shared pieces of the hardening tests: a loopback trap port, a host-routing transport and a fake resolver.
+
+Nothing here ever sends traffic beyond loopback: names such as ``registry.test`` are routed to loopback
+ports by :class:`Routing`, and the classes the SSRF guard sees for them come from :func:`resolver`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: multiplies every fuzz example count (SEALGATE_FUZZ_SCALE=10 for a soak)
+SCALE = float(os.environ.get("SEALGATE_FUZZ_SCALE", "1"))
+
+
+def examples(n: int) -> int:
+    return max(1, int(n * SCALE))
+
+
+class Trap:
+    """A loopback TCP port that no policy names: it counts every connection and closes it at once."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.05)
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def __enter__(self) -> Trap:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+
+class Routing(httpx.AsyncBaseTransport):
+    """Sends requests for the named hosts to loopback ports (``{"registry.test": 5000}``), the rest as asked.
+
+    Hosts not in ``routes`` go to the real network only if they are loopback; anything else is refused here,
+    so even a bug cannot send traffic off the machine.
+    """
+
+    def __init__(self, routes: Mapping[str, int]) -> None:
+        self.routes = dict(routes)
+        self.seen: list[str] = []
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        self.seen.append(f"{host}:{request.url.port}")
+        if host in self.routes:
+            request.url = request.url.copy_with(host="127.0.0.1", port=self.routes[host])
+        elif host not in ("127.0.0.1", "localhost", "::1"):
+            raise httpx.ConnectError(f"test transport refuses non-loopback host {host}")
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def resolver(table: Mapping[str, Sequence[str]]) -> Callable[[str], Awaitable[list[IPAddress]]]:
+    """A resolver answering from ``table`` only (no DNS); unknown names fail like NXDOMAIN."""
+
+    async def resolve(host: str) -> list[IPAddress]:
+        if host not in table:
+            raise OSError(f"unknown test host {host}")
+        return [ipaddress.ip_address(a) for a in table[host]]
+
+    return resolve
