@@ -28,7 +28,7 @@ from verifier.cosign._dsse_layer import (
     parse_statement,
 )
 from verifier.cosign._layout import DSSE_MEDIA_TYPE
-from verifier.cosign._verify import NamedKey
+from verifier.cosign._verify import NamedKey, summary_code, summary_reason
 from verifier.errors import (
     NoSignaturesError,
     PayloadInvalidError,
@@ -248,20 +248,10 @@ class AttestationVerification:
 
     @property
     def code(self) -> str:
-        if self.verified:
-            return OK
-        if self.error is not None:
-            return self.error.code
-        codes = {check.code for check in self.checks}
-        return codes.pop() if len(codes) == 1 else SignatureInvalidError.code
+        return summary_code(self.checks, self.error)
 
     def reason(self) -> str:
-        if self.error is not None:
-            return self.error.message
-        good = [c for c in self.checks if c.verified]
-        if good:
-            return f"{len(good)} of {len(self.checks)} attestations verified"
-        return "; ".join(dict.fromkeys(c.reason for c in self.checks))
+        return summary_reason(self.checks, self.error, "attestations")
 
     def statements(self) -> list[Mapping[str, Any]]:
         return [c.statement for c in self.checks if c.verified and c.statement is not None]

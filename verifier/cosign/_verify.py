@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from verifier.cosign._crypto import verify_bytes
 from verifier.cosign._keys import VerifyingKey
@@ -41,6 +41,8 @@ __all__ = [
     "check_claims",
     "check_signatures",
     "check_simple_signature",
+    "summary_code",
+    "summary_reason",
     "fetch_signatures",
     "verify_image",
 ]
@@ -107,21 +109,11 @@ class ImageVerification:
 
     @property
     def code(self) -> str:
-        if self.verified:
-            return OK
-        if self.error is not None:
-            return self.error.code
-        codes = {check.code for check in self.signatures}
-        return codes.pop() if len(codes) == 1 else SignatureInvalidError.code
+        return summary_code(self.signatures, self.error)
 
     def reason(self) -> str:
         """One line: why the image is (not) verified."""
-        if self.error is not None:
-            return self.error.message
-        good = [c for c in self.signatures if c.verified]
-        if good:
-            return f"{len(good)} of {len(self.signatures)} signatures verified"
-        return "; ".join(dict.fromkeys(c.reason for c in self.signatures))
+        return summary_reason(self.signatures, self.error, "signatures")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +125,35 @@ class ImageVerification:
             "reason": self.reason(),
             "signatures": [check.to_dict() for check in self.signatures],
         }
+
+
+class _Check(Protocol):
+    @property
+    def verified(self) -> bool: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+
+def summary_code(checks: Sequence[_Check], error: SealgateError | None) -> str:
+    """The one code that sums up several checks: OK, the image-wide error's, the shared one, or SIGNATURE_INVALID."""
+    if error is None and any(c.verified for c in checks):
+        return OK
+    if error is not None:
+        return error.code
+    codes = {c.code for c in checks}
+    return codes.pop() if len(codes) == 1 else SignatureInvalidError.code
+
+
+def summary_reason(checks: Sequence[_Check], error: SealgateError | None, noun: str) -> str:
+    """One line summing up several checks (``"1 of 2 signatures verified"``, or why none did)."""
+    if error is not None:
+        return error.message
+    good = [c for c in checks if c.verified]
+    if good:
+        return f"{len(good)} of {len(checks)} {noun} verified"
+    return "; ".join(dict.fromkeys(c.reason for c in checks))
 
 
 def _reference_matches(image: Reference, docker_reference: str | None) -> bool:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from verifier.cosign import Attachment, discover
 from verifier.engine._cache import SingleFlight, TTLCache
@@ -31,6 +31,8 @@ __all__ = ["Engine", "EngineStats", "NamespaceLabels"]
 _logger = logging.getLogger(__name__)
 
 OK = "OK"
+#: failure codes that mean "could not verify" rather than "verified and found wanting"; Settings.onError decides
+_UNVERIFIABLE = frozenset({"REGISTRY_UNAVAILABLE"})
 #: looks up a namespace's labels (the webhook asks the Kubernetes API); None when unknown
 NamespaceLabels = Callable[[str], Awaitable[Mapping[str, str] | None]]
 
@@ -232,7 +234,16 @@ class Engine:
                     if p.name not in {r.policy for r in results}
                 )
                 cached = False
-        return _decision(image, ref, digest, resolved_from, tuple(results), cached)
+        decision = _decision(image, ref, digest, resolved_from, tuple(results), cached)
+        unverifiable = decision.failures("enforce")
+        if (
+            decision.outcome is Outcome.DENY
+            and self.policies.settings.on_error == "allow"
+            and all(r.code in _UNVERIFIABLE for r in unverifiable)
+        ):
+            # sealgate could not decide (the registry was unreachable): Settings.onError says admit, loudly
+            return replace(decision, outcome=Outcome.WARN, reason=f"{decision.reason} (admitted: onError is allow)")
+        return decision
 
     async def _resolve(self, ref: Reference) -> tuple[Digest, bool]:
         key = str(ref)

@@ -330,8 +330,9 @@ async def test_fallback_index_longer_than_the_limit_is_refused(reg):
     reg.referrers_api = False
     ref, digest = _image(reg)
     _fallback_index(reg, digest, [_entry(str(Digest.of(bytes([i])))) for i in range(5)])
-    (item,) = await _discover(ref, digest, _client(max_signatures=3))
+    (item,) = await _discover(ref, digest, _client(max_referrers=3))
     assert item.payload.code == "LIMIT_EXCEEDED"
+    assert "max_referrers" in item.payload.message
     assert reg.count("GET", "/manifests/sha256:") == 0
 
 

@@ -57,8 +57,8 @@ def test_a_hanging_registry_costs_one_deadline_and_is_a_clear_denial(reg):
         elapsed = time.monotonic() - started
     assert answer["allowed"] is False
     assert answer["status"]["code"] == 403
-    assert "within its 0.5s deadline" in answer["status"]["message"]
-    assert "failing closed" in answer["status"]["message"]
+    # registry calls get 90 % of the deadline: the hang ends as a denial naming the registry
+    assert f"registry {reg.host} unavailable: no answer within the request deadline" in answer["status"]["message"]
     assert elapsed < 3
 
 
@@ -68,7 +68,7 @@ def test_on_error_allow_admits_with_a_warning_past_the_deadline(reg):
     with _client(_policies(reg.host, deadlineSeconds=0.5, onError="allow")) as client:
         answer = client.post("/validate", json=_pod(f"{reg.host}/team/app:v1")).json()["response"]
     assert answer["allowed"] is True
-    assert any("admitted because onError is allow" in w for w in answer["warnings"])
+    assert any("unavailable" in w and "(admitted: onError is allow)" in w for w in answer["warnings"])
 
 
 def test_an_internal_error_fails_closed_and_is_never_a_500(reg, monkeypatch):
