@@ -11,15 +11,9 @@ with tempfile.TemporaryDirectory() as tmp, LocalRegistry() as registry:
 from __future__ import annotations
 
 import os
-import socket
 import ssl
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -27,16 +21,14 @@ if str(ROOT) not in sys.path:
 
 from tools.localregistry import LocalRegistry  # noqa: E402
 from tools.testimages import build_image, push_image  # noqa: E402
+from tools.webhookserver import (  # noqa: E402
+    RunningWebhook,
+    start_webhook,
+    webhook_certs,
+)
 from verifier.cli import main as sealgate  # noqa: E402
-from webhook.certs import write_bundle  # noqa: E402
 
 PASSWORD = "bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_key(tmp: Path) -> Path:
@@ -87,84 +79,11 @@ def write_policy(tmp: Path, registry: LocalRegistry, key: Path, settings: str = 
     return folder
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    ca: ssl.SSLContext
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def peak_rss_mb(self) -> float:
-        """The server's peak resident set (VmHWM), in MB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+def start_server(tmp: Path, policies: Path, extra: list[str] | None = None) -> RunningWebhook:
+    """``sealgate serve`` with TLS on a free loopback port, ready to answer (see tools.webhookserver)."""
+    return start_webhook(tmp / "server", policies, extra_args=extra or ())
 
 
 def make_certs(tmp: Path) -> tuple[list[str], ssl.SSLContext]:
-    """``--tls-cert/--tls-key`` arguments for a loopback server and a client context trusting its CA."""
-    certs = tmp / "certs"
-    if not (certs / "ca.crt").exists():
-        write_bundle(certs, service="sealgate", namespace="bench", ip_addresses=["127.0.0.1"])
-    ca = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-    return ["--tls-cert", str(certs / "tls.crt"), "--tls-key", str(certs / "tls.key")], ca
-
-
-def wait_ready(url: str, ca: ssl.SSLContext, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, verify=ca, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} not ready")
-
-
-def start_server(tmp: Path, policies: Path, extra: list[str] | None = None) -> Server:
-    """``python -m verifier.cli serve`` with TLS on a free loopback port, ready to answer."""
-    tls, ca = make_certs(tmp)
-    port = free_port()
-    log = tmp / "sealgate.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "verifier.cli",
-                "serve",
-                "--policy",
-                str(policies),
-                *tls,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                *(extra or []),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    server = Server(process, port, ca, log)
-    try:
-        wait_ready(f"{server.url}/healthz", ca, process)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    """The server's certificate arguments and a client context trusting its CA (for a second server)."""
+    return webhook_certs(tmp / "server" / "certs")

@@ -35,7 +35,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (  # noqa: E402
-    Server,
     make_key,
     push_image_named,
     push_signed,
@@ -44,6 +43,7 @@ from benchmarks._common import (  # noqa: E402
 )
 from tools.localregistry import LocalRegistry  # noqa: E402
 from tools.reviews import review, shape, with_images  # noqa: E402
+from tools.webhookserver import RunningWebhook  # noqa: E402
 
 #: connections the generator keeps open (requests queue on them when all are busy)
 CONNECTIONS = 16
@@ -68,7 +68,7 @@ class Outage:
 
 
 async def _load(
-    server: Server,
+    server: RunningWebhook,
     bodies: dict[str, list[bytes]],
     rate: float,
     seconds: float,

@@ -32,17 +32,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import (  # noqa: E402
-    free_port,
-    make_certs,
-    make_key,
-    push_signed,
-    start_server,
-    wait_ready,
-    write_policy,
-)
+from benchmarks._common import make_certs, make_key, push_signed, start_server, write_policy  # noqa: E402
 from tools.localregistry import LocalRegistry  # noqa: E402
 from tools.reviews import review, shape, with_images  # noqa: E402
+from tools.webhookserver import free_port, wait_ready  # noqa: E402
 
 # extra `sealgate serve` arguments, for experiments (e.g. "--log-level warning")
 EXTRA: list[str] = os.environ.get("BENCH_SEALGATE_ARGS", "").split()

@@ -12,11 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
-import ssl
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +20,7 @@ import httpx
 from tools.localregistry import LocalRegistry
 from tools.reviews import review, shape, with_images
 from tools.testimages import build_image, push_image
+from tools.webhookserver import free_port, start_webhook
 from verifier.cli import main as sealgate
 from verifier.cosign import attachment_tag
 from verifier.oci import OCI_MANIFEST, Digest, Reference, RegistryClient
@@ -123,83 +120,37 @@ def _webhook_demo(host: str, public_key: Path, images: dict[str, str]) -> list[b
     results = [
         _run(["certs", "--service", "sealgate", "--namespace", "demo", "--out-dir", str(certs), "--ip", "127.0.0.1"], 0)
     ]
-    port = _free_port()
-    log = (DEMO_DIR / "webhook.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "verifier.cli",
-            "serve",
-            "--policy",
-            str(policy_dir),
-            "--tls-cert",
-            str(certs / "tls.crt"),
-            "--tls-key",
-            str(certs / "tls.key"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"https://127.0.0.1:{port}"
-    tls = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-    try:
-        with httpx.Client(verify=tls, timeout=15) as http:
-            _wait_ready(http, url, server)
-            print(f"webhook ready at {url} (log: {DEMO_DIR / 'webhook.log'})")
-            cases = [
-                ("a Pod running the signed demo/app:v1", with_images(shape("pod"), [images["v1"]]), True),
-                (
-                    "a Deployment whose init container is unsigned demo/app:v2",
-                    with_images(shape("deployment"), [images["v1"]], init=[images["v2"]]),
-                    False,
-                ),
-                (
-                    "a Pod from a registry no policy names",
-                    with_images(shape("pod"), ["registry.example.com/team/app:1.0"]),
-                    False,
-                ),
-            ]
-            for title, obj, expect_allowed in cases:
-                _step(f"AdmissionReview: {title}")
-                answer = http.post(f"{url}/validate", json=review(obj, namespace="demo")).json()["response"]
-                verdict = "ALLOWED" if answer["allowed"] else "DENIED"
-                print(f"{verdict}")
-                if not answer["allowed"]:
-                    print(f"  {answer['status']['message']}")
-                for warning in answer.get("warnings", []):
-                    print(f"  warning: {warning}")
-                ok = answer["allowed"] is expect_allowed
-                print(f"-> {'as expected' if ok else 'NOT AS EXPECTED'}")
-                results.append(ok)
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+    with (
+        start_webhook(DEMO_DIR / "webhook", policy_dir, certs=certs) as hook,
+        httpx.Client(verify=hook.ca, timeout=15) as http,
+    ):
+        print(f"webhook ready at {hook.url} (log: {hook.log})")
+        cases = [
+            ("a Pod running the signed demo/app:v1", with_images(shape("pod"), [images["v1"]]), True),
+            (
+                "a Deployment whose init container is demo/app:v2 (it carries only a copied signature)",
+                with_images(shape("deployment"), [images["v1"]], init=[images["v2"]]),
+                False,
+            ),
+            # a loopback port nothing listens on: no policy names it, so sealgate must not even connect
+            (
+                "a Pod from a registry no policy names",
+                with_images(shape("pod"), [f"127.0.0.1:{free_port()}/team/app:1.0"]),
+                False,
+            ),
+        ]
+        for title, obj, expect_allowed in cases:
+            _step(f"AdmissionReview: {title}")
+            answer = http.post(f"{hook.url}/validate", json=review(obj, namespace="demo")).json()["response"]
+            print("ALLOWED" if answer["allowed"] else "DENIED")
+            if not answer["allowed"]:
+                print(f"  {answer['status']['message']}")
+            for warning in answer.get("warnings", []):
+                print(f"  warning: {warning}")
+            ok = answer["allowed"] is expect_allowed
+            print(f"-> {'as expected' if ok else 'NOT AS EXPECTED'}")
+            results.append(ok)
     return results
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(http: httpx.Client, url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"sealgate serve exited with {server.returncode}; see {DEMO_DIR / 'webhook.log'}")
-        try:
-            if http.get(f"{url}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("sealgate serve did not become ready in 30 s")
 
 
 async def _resolve(ref: Reference) -> Digest:

@@ -314,7 +314,14 @@ def _resolved_annotations(found: Sequence[ContainerImage], decisions: Sequence[D
 
 
 def _log(review: AdmissionRequest, result: str, decisions: Sequence[Decision], seconds: float) -> None:
-    _logger.info(
+    """One JSON line per admission: at info for every denial, warning, error and registry verification; answers
+    served entirely from the cache (and requests with nothing to verify) at debug, to keep the hot path cheap."""
+    routine = result == "skipped" or (result == "allowed" and all(d.cached for d in decisions))
+    level = logging.DEBUG if routine else logging.INFO
+    if not _logger.isEnabledFor(level):
+        return
+    _logger.log(
+        level,
         "admission",
         extra={
             "fields": {

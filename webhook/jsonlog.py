@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import sys
 import threading
 import time
@@ -76,7 +77,16 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_json_logging(level: int = logging.INFO) -> None:
-    handler = BatchedStreamHandler(sys.stdout)
+    # our own buffered writer on stdout's file descriptor: sys.stdout may be unbuffered (PYTHONUNBUFFERED),
+    # which would turn every line back into a write syscall
+    stream = open(os.dup(sys.stdout.fileno()), "w", buffering=1 << 16, encoding="utf-8")  # noqa: SIM115
+    handler = BatchedStreamHandler(stream)
+    # the lines carry none of these, and computing them is most of a log call's cost ("Optimization" in the
+    # logging docs): no caller frame lookup, no thread, process or task names
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

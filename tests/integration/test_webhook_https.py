@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import ssl
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tools.reviews import review, shape, with_images
+from tools.webhookserver import RunningWebhook, free_port, start_webhook
 from verifier.cli import main
 from verifier.cosign import attachment_tag
 from verifier.oci import OCI_MANIFEST, Digest, Reference, RegistryClient
@@ -26,16 +24,13 @@ pytestmark = pytest.mark.integration
 PASSWORD = "hook-key-password"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Webhook:
-    def __init__(self, url: str, ca: Path, process: subprocess.Popen[bytes], log: Path, log_file) -> None:
-        self.url, self.ca, self.process, self.log, self.log_file = url, ca, process, log, log_file
-        self.http = httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=15)
+    """A running `sealgate serve` (tools.webhookserver) with an HTTPS client that checks the review contract."""
+
+    def __init__(self, server: RunningWebhook) -> None:
+        self.server = server
+        self.url, self.log = server.url, server.log
+        self.http = httpx.Client(verify=server.ca, timeout=15)
 
     def post(self, body: dict | bytes, **kw) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -53,54 +48,9 @@ class Webhook:
         assert "patch" not in answer["response"] and "patchType" not in answer["response"]
         return answer["response"]
 
-
-def _start(tmp: Path, policy_dir: Path) -> Webhook:
-    certs = tmp / "certs"
-    write_bundle(certs, service="sealgate", namespace="sealgate-system", ip_addresses=["127.0.0.1"])
-    port = _free_port()
-    log = tmp / "serve.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "verifier.cli",
-        "serve",
-        "--policy",
-        str(policy_dir),
-        "--tls-cert",
-        str(certs / "tls.crt"),
-        "--tls-key",
-        str(certs / "tls.key"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    log_file = log.open("wb")
-    process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
-    hook = Webhook(f"https://127.0.0.1:{port}", certs / "ca.crt", process, log, log_file)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log_file.close()
-            raise AssertionError(f"sealgate serve exited {process.returncode}: {log.read_text()}")
-        try:
-            if hook.http.get(f"{hook.url}/readyz").status_code == 200:
-                return hook
-        except httpx.TransportError:
-            time.sleep(0.1)
-    _stop(hook)
-    raise AssertionError(f"sealgate serve did not become ready: {log.read_text()}")
-
-
-def _stop(hook: Webhook) -> None:
-    hook.http.close()
-    hook.process.terminate()
-    try:
-        hook.process.wait(10)
-    except subprocess.TimeoutExpired:
-        hook.process.kill()
-        hook.process.wait(10)
-    hook.log_file.close()
+    def stop(self) -> None:
+        self.http.close()
+        self.server.stop()
 
 
 POLICIES = """\
@@ -156,11 +106,10 @@ def env(tmp_path_factory, registry):
         folder.mkdir()
         (folder / "ci.pub").write_bytes((tmp / "ci.pub").read_bytes())
         (folder / "policies.yaml").write_text(POLICIES.format(reg=registry.host, no_match=no_match))
-        (tmp / no_match).mkdir()
-        hooks[no_match] = _start(tmp / no_match, folder)
+        hooks[no_match] = Webhook(start_webhook(tmp / no_match, folder))
     yield {"tmp": tmp, "hook": hooks["deny"], "lenient": hooks["allow"], "registry": registry}
     for hook in hooks.values():
-        _stop(hook)
+        hook.stop()
 
 
 def _sign(env, image: str, key: str = "ci") -> None:
@@ -376,7 +325,7 @@ def test_broken_policy_stops_start_up_with_its_errors(tmp_path):
         "apiVersion: sealgate.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: Bad_Name}\n"
         "spec: {images: [], authorities: [], surprise: 1}\n"
     )
-    write_bundle(tmp_path / "c", service="s", namespace="n")
+    write_bundle(tmp_path / "c", service="s", namespace="n")  # the server must stop before it needs them
     result = subprocess.run(
         [
             sys.executable,
@@ -390,7 +339,7 @@ def test_broken_policy_stops_start_up_with_its_errors(tmp_path):
             "--tls-key",
             str(tmp_path / "c" / "tls.key"),
             "--port",
-            str(_free_port()),
+            str(free_port()),
         ],
         capture_output=True,
         text=True,
