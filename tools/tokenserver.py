@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from webhook.certs import key_usage
+
 __all__ = ["ALL_ACTIONS", "TokenServer", "decode_jwt_claims"]
 
 _logger = logging.getLogger(__name__)
@@ -221,17 +223,7 @@ def _self_signed(key: ec.EllipticCurvePrivateKey, common_name: str) -> x509.Cert
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage(digital_signature=True, key_cert_sign=True),
             critical=True,
         )
         .sign(key, hashes.SHA256())
