@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,9 @@ from verifier.oci import OCI_MANIFEST, Digest, Reference, RegistryClient
 from webhook.certs import write_bundle
 
 pytestmark = pytest.mark.integration
+
+#: a policy file that compiles (its key is the examples' public key)
+POLICY_OK = Path(__file__).resolve().parents[2] / "policies" / "examples" / "prod-signed.yaml"
 
 PASSWORD = "hook-key-password"
 
@@ -349,3 +353,36 @@ def test_broken_policy_stops_start_up_with_its_errors(tmp_path):
     assert "bad.yaml" in result.stderr
     assert "surprise" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_busy_port_is_one_clear_line_and_exit_2(tmp_path):
+    import socket
+
+    write_bundle(tmp_path / "c", service="s", namespace="n", ip_addresses=["127.0.0.1"])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verifier.cli",
+                "serve",
+                "--policy",
+                str(POLICY_OK),
+                "--tls-cert",
+                str(tmp_path / "c" / "tls.crt"),
+                "--tls-key",
+                str(tmp_path / "c" / "tls.key"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"

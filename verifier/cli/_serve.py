@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     serve.set_defaults(func=_serve)
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Fail with one clear line (exit 2) when the address cannot be listened on, before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -58,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: no such file")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a TCP port")
+    _check_listen(args.host, args.port)
     policies = load_policy_files(args.policy)  # PolicyError (exit 2) before anything listens
     settings = WebhookSettings(policy_paths=tuple(args.policy), kube_api=args.kube_api)
     configure_json_logging(getattr(logging, args.log_level.upper()))
