@@ -27,11 +27,12 @@ from ._auth import CredentialStore, DockerConfigCredentials
 from ._breaker import CircuitBreaker
 from ._config import RegistryConfig
 from ._digest import Digest
+from ._exchange import Ask, Response, registry_detail
 from ._mediatypes import MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, OCTET_STREAM
 from ._models import Descriptor, Manifest
 from ._reference import Reference
 from ._ssrf import Resolver
-from ._transport import Ask, RegistryTransport, Response, registry_detail
+from ._transport import RegistryTransport
 
 __all__ = ["Descriptor", "Manifest", "RegistryClient", "RegistryConfig"]
 

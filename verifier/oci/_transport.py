@@ -1,5 +1,5 @@
-"""One HTTP exchange with a registry: scheme policy, TLS, auth and token cache, retries, size caps,
-the request deadline, a circuit breaker and a concurrency cap per registry host, and the SSRF guard.
+"""One HTTP exchange with a registry: scheme policy, TLS, retries, size caps, the request deadline, a circuit
+breaker and a concurrency cap per registry host, and the SSRF guard (authentication: ``_authenticator``).
 
 Everything httpx raises is turned into a :mod:`verifier.errors` class here; nothing above this module
 sees an httpx exception. Resilience (see :mod:`verifier.oci._breaker`):
@@ -16,19 +16,14 @@ Redirects and token realms go only where :class:`~verifier.oci._ssrf.HostGuard` 
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
 import functools
 import logging
 import ssl
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import certifi
 import httpx
-import orjson
 
 from verifier.errors import (
     BlobTooLargeError,
@@ -40,12 +35,14 @@ from verifier.errors import (
     SealgateError,
 )
 
-from ._auth import Challenge, Credentials, CredentialStore, parse_challenges
+from ._auth import CredentialStore
+from ._authenticator import Authenticator
 from ._breaker import Admission, CircuitBreaker, LRUMap, remaining
 from ._config import RegistryConfig
+from ._exchange import Ask, Response, clean, netloc, registry_detail
 from ._ssrf import HostGuard, Resolver
 
-__all__ = ["Ask", "RegistryTransport", "Response", "parse_retry_after", "registry_detail"]
+__all__ = ["RegistryTransport", "parse_retry_after"]
 
 _logger = logging.getLogger(__name__)
 
@@ -53,31 +50,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: bytes read from an error answer or a token answer
 _SMALL_BODY = 64 * 1024
-#: tokens without ``expires_in`` live this long (distribution token spec)
-_DEFAULT_TOKEN_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Ask:
-    """What a request is for: used for auth scope, credentials lookup and every error message."""
-
-    registry: str  # as in the reference ("docker.io"), the credentials key
-    host: str  # host[:port] the API lives on
-    repository: str
-    what: str  # "manifest 127.0.0.1:5000/app:1.0"
-    push: bool = False
-
-    @property
-    def scope(self) -> str:
-        return f"repository:{self.repository}:{'pull,push' if self.push else 'pull'}"
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    headers: httpx.Headers
-    body: bytes
-    url: httpx.URL
 
 
 class _Transient(Exception):
@@ -86,24 +58,6 @@ class _Transient(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _clean(text: str, limit: int = 160) -> str:
-    """Registry-supplied text made safe for one log/denial line."""
-    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def registry_detail(body: bytes) -> str:
-    """``", CODE: message"`` from a distribution error body, or ``""``."""
-    try:
-        data = orjson.loads(body)
-        first = data["errors"][0]
-        code, message = str(first.get("code", "")), str(first.get("message", ""))
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
-        return ""
-    text = _clean(f"{code}: {message}" if message else code)
-    return f", {text}" if text else ""
 
 
 def _describe(exc: httpx.HTTPError) -> str:
@@ -116,9 +70,9 @@ def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return "connection closed before the response was complete"
     if isinstance(exc, httpx.ConnectError):
-        detail = _clean(str(exc), 120)
+        detail = clean(str(exc), 120)
         return f"connection failed ({detail})" if detail else "connection failed"
-    return _clean(f"{type(exc).__name__}: {exc}", 120)
+    return clean(f"{type(exc).__name__}: {exc}", 120)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -137,26 +91,10 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _netloc(url: httpx.URL) -> str:
-    host = url.host
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{url.port}" if url.port is not None else host
-
-
 @functools.cache
 def _default_tls_context() -> ssl.SSLContext:
     """The system-independent default (certifi roots), built once: loading it costs tens of milliseconds."""
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def _usable_token(token: str) -> bool:
-    return bool(token) and token.isascii() and token.isprintable() and " " not in token
-
-
-def _basic(creds: Credentials) -> str:
-    raw = f"{creds.username}:{creds.password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class RegistryTransport:
@@ -174,12 +112,7 @@ class RegistryTransport:
         self.limits = config.limits
         self.request_count = 0
         limits = config.limits
-        self._credentials = credentials
-        self._creds: dict[str, Credentials | None] = {}
-        self._challenges: dict[str, Challenge] = {}
-        # keyed by repository scope, which image references choose: bounded
-        self._tokens: LRUMap[tuple[str, str], tuple[str, float]] = LRUMap(limits.max_cached_tokens)
-        self._token_locks: LRUMap[tuple[str, str], asyncio.Lock] = LRUMap(limits.max_cached_tokens)
+        self.auth = Authenticator(self, credentials)
         self._breakers: LRUMap[str, CircuitBreaker] = LRUMap(limits.max_cached_hosts)
         self._slots: LRUMap[str, asyncio.Semaphore] = LRUMap(limits.max_cached_hosts)
         self.guard = HostGuard(resolver, max_entries=limits.max_cached_hosts)
@@ -216,17 +149,17 @@ class RegistryTransport:
 
     def check_url(self, url: httpx.URL, ask: Ask, purpose: str) -> None:
         """Refuse non-HTTP(S) URLs and plain HTTP to hosts that must use TLS."""
-        if url.scheme == "https" or (url.scheme == "http" and self.config.plain_http_allowed(_netloc(url))):
+        if url.scheme == "https" or (url.scheme == "http" and self.config.plain_http_allowed(netloc(url))):
             return
         raise RegistryProtocolError(
-            f"{ask.what}: registry {ask.host} sent a {purpose} URL {_clean(str(url), 120)!r} "
+            f"{ask.what}: registry {ask.host} sent a {purpose} URL {clean(str(url), 120)!r} "
             "that is not https (plain http is only allowed for loopback and insecure hosts)"
         )
 
     async def check_target(self, url: httpx.URL, ask: Ask, purpose: str) -> None:
         """:meth:`check_url`, then the SSRF guard: may registry ``ask.host`` send us to ``url``'s host?"""
         self.check_url(url, ask, purpose)
-        await self.guard.check(ask.host, _netloc(url), what=ask.what, purpose=purpose)
+        await self.guard.check(ask.host, netloc(url), what=ask.what, purpose=purpose)
 
     def breaker(self, host: str) -> CircuitBreaker:
         """The circuit breaker of one registry host (``host[:port]`` as in :attr:`Ask.host`)."""
@@ -235,10 +168,10 @@ class RegistryTransport:
             host.lower(), lambda: CircuitBreaker(limits.breaker_failures, limits.breaker_cooldown)
         )
 
-    async def credentials(self, registry: str) -> Credentials | None:
-        if registry not in self._creds:
-            self._creds[registry] = await asyncio.to_thread(self._credentials.get, registry)
-        return self._creds[registry]
+    async def unauthorized(
+        self, ask: Ask, status: int, detail: str = "", *, after_auth: bool = False
+    ) -> RegistryUnauthorizedError:
+        return await self.auth.unauthorized(ask, status, detail, after_auth=after_auth)
 
     # --- the request loop ------------------------------------------------------------------------------
 
@@ -317,9 +250,9 @@ class RegistryTransport:
         auth_retried = False
         while True:
             send_headers = dict(headers or {})
-            on_registry = authenticate and _netloc(url) == ask.host.lower()
+            on_registry = authenticate and netloc(url) == ask.host.lower()
             if on_registry:
-                authorization = await self._authorization(ask)
+                authorization = await self.auth.authorization(ask)
                 if authorization is not None:
                     send_headers["Authorization"] = authorization
             try:
@@ -335,7 +268,7 @@ class RegistryTransport:
                 ) from None
             status = response.status
             if status == 401 and on_registry:
-                await self._on_unauthorized(ask, response, auth_retried)
+                await self.auth.on_unauthorized(ask, response, auth_retried)
                 auth_retried = True
                 continue
             if status in RETRY_STATUSES:
@@ -436,7 +369,7 @@ class RegistryTransport:
         except httpx.TransportError as exc:
             raise _Transient(_describe(exc)) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise RegistryProtocolError(f"{ask.what}: cannot send request: {_clean(str(exc))}") from None
+            raise RegistryProtocolError(f"{ask.what}: cannot send request: {clean(str(exc))}") from None
         try:
             if method == "HEAD" or response.status_code in REDIRECT_STATUSES:
                 body = b""
@@ -447,7 +380,7 @@ class RegistryTransport:
         except httpx.TransportError as exc:
             raise _Transient(_describe(exc)) from None
         except httpx.HTTPError as exc:
-            raise RegistryProtocolError(f"{ask.what}: unreadable response body: {_clean(str(exc))}") from None
+            raise RegistryProtocolError(f"{ask.what}: unreadable response body: {clean(str(exc))}") from None
         finally:
             await response.aclose()
         return Response(response.status_code, response.headers, body, url)
@@ -471,120 +404,3 @@ class RegistryTransport:
                     f"{ask.what} is larger than the {cap}-byte limit (stopped reading) set by {limit_name}"
                 )
         return bytes(buffer)
-
-    # --- authentication -----------------------------------------------------------------------------
-
-    async def unauthorized(
-        self, ask: Ask, status: int, detail: str = "", *, after_auth: bool = False
-    ) -> RegistryUnauthorizedError:
-        """The ``RegistryUnauthorizedError`` for a refused request, saying whether credentials were found."""
-        creds = await self.credentials(ask.registry)
-        found = "credentials were found" if creds is not None else "no credentials were found"
-        how = " after authenticating" if after_auth else ""
-        return RegistryUnauthorizedError(
-            f"registry {ask.registry} refused {ask.what} (HTTP {status}{how}{detail}); {found} for {ask.registry}",
-            hint=None if creds is not None else f"log in with `docker login {ask.registry}`",
-        )
-
-    async def _on_unauthorized(self, ask: Ask, response: Response, auth_retried: bool) -> None:
-        detail = registry_detail(response.body)
-        if auth_retried:
-            raise await self.unauthorized(ask, 401, detail, after_auth=True)
-        challenge = parse_challenges(response.headers.get_list("www-authenticate"))
-        if challenge is None:
-            raise RegistryUnauthorizedError(
-                f"registry {ask.host} refused {ask.what} (HTTP 401) without a usable WWW-Authenticate challenge"
-            )
-        self._challenges[ask.host] = challenge
-        self._tokens.pop((ask.host, ask.scope))
-        if challenge.scheme == "basic":
-            creds = await self.credentials(ask.registry)
-            if creds is None or not creds.has_basic:
-                raise RegistryUnauthorizedError(
-                    f"registry {ask.registry} requires basic authentication for {ask.what} and no "
-                    f"credentials were found for {ask.registry}",
-                    hint=f"log in with `docker login {ask.registry}`",
-                )
-
-    async def _authorization(self, ask: Ask) -> str | None:
-        challenge = self._challenges.get(ask.host)
-        if challenge is None:
-            return None
-        creds = await self.credentials(ask.registry)
-        if challenge.scheme == "basic":
-            return _basic(creds) if creds is not None and creds.has_basic else None
-        if creds is not None and creds.registry_token:
-            return f"Bearer {creds.registry_token}"
-        key = (ask.host, ask.scope)
-        cached = self._tokens.get(key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        lock = self._token_locks.setdefault(key, asyncio.Lock)
-        async with lock:
-            cached = self._tokens.get(key)
-            if cached is not None and cached[1] > time.monotonic():
-                return cached[0]
-            token, lifetime = await self._fetch_token(ask, challenge, creds)
-            value = f"Bearer {token}"
-            # renew a little early so a token does not expire between cache check and use
-            self._tokens[key] = (value, time.monotonic() + max(1.0, lifetime * 0.9))
-            return value
-
-    async def _fetch_token(self, ask: Ask, challenge: Challenge, creds: Credentials | None) -> tuple[str, float]:
-        realm = challenge.realm or ""
-        try:
-            url = httpx.URL(realm)
-        except httpx.InvalidURL:
-            raise RegistryProtocolError(f"registry {ask.host} sent an invalid token realm {_clean(realm)!r}") from None
-        await self.check_target(url, ask, "token realm")
-        params = {"scope": ask.scope}
-        if challenge.service:
-            params["service"] = challenge.service
-        token_ask = Ask(ask.registry, _netloc(url), ask.repository, f"token for {ask.what}", ask.push)
-        headers: dict[str, str] = {}
-        content: bytes | None = None
-        method = "GET"
-        if creds is not None and creds.identity_token:
-            method = "POST"
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": creds.identity_token,
-                "client_id": "sealgate",
-            }
-            content = urlencode({**form, **params}).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        else:
-            url = url.copy_merge_params(params)
-            if creds is not None and creds.has_basic:
-                headers["Authorization"] = _basic(creds)
-        response = await self.request(
-            token_ask,
-            method,
-            url,
-            headers=headers,
-            content=content,
-            max_bytes=_SMALL_BODY,
-            authenticate=False,
-        )
-        if response.status in (401, 403):
-            raise await self.unauthorized(ask, response.status, f" at token server {token_ask.host}")
-        if response.status != 200:
-            raise RegistryProtocolError(
-                f"token server {token_ask.host} answered HTTP {response.status} for {ask.what}"
-                f"{registry_detail(response.body)}"
-            )
-        try:
-            data = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            raise RegistryProtocolError(f"token server {token_ask.host} answered non-JSON for {ask.what}")
-        token = data.get("token") or data.get("access_token")
-        if not isinstance(token, str) or not _usable_token(token):
-            raise RegistryProtocolError(f"token server {token_ask.host} answered without a usable token for {ask.what}")
-        expires = data.get("expires_in")
-        lifetime = _DEFAULT_TOKEN_SECONDS
-        if isinstance(expires, int | float) and not isinstance(expires, bool) and expires > 0:
-            lifetime = float(expires)
-        _logger.debug("got token for %s scope %s valid %.0fs", ask.host, ask.scope, lifetime)
-        return token, lifetime

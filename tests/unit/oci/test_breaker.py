@@ -275,7 +275,7 @@ async def test_bearer_tokens_are_kept_for_a_bounded_number_of_scopes() -> None:
         async with client(Limits(max_cached_tokens=3)) as c:
             for n in range(8):
                 await c.get_manifest(ref(registry, f"app{n}:1"))
-            assert len(c._t._tokens) == 3
+            assert len(c._t.auth.tokens) == 3
 
 
 def test_lru_map_evicts_the_least_recently_used() -> None:
