@@ -8,7 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from verifier.cli._common import add_registry_options, load_signing_key, load_verifying_keys, registry_client
+from verifier.cli._common import (
+    add_registry_options,
+    emit,
+    load_signing_key,
+    load_verifying_keys,
+    print_heading,
+    registry_client,
+)
 from verifier.cli._common import signature_repository as attestation_repository
 from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
 from verifier.cosign._attest_check import AttestationVerification, verify_image_attestations
@@ -128,20 +135,12 @@ def _verify_attestation(args: argparse.Namespace) -> int:
                 client, ref, keys, predicate_type=predicate_type, attestation_repository=attestation_repository()
             )
 
-    result = asyncio.run(run())
-    if args.output == "json":
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        _print(result)
-    return 0 if result.verified else 1
+    return emit(asyncio.run(run()), args.output, _print)
 
 
 def _print(result: AttestationVerification) -> None:
-    print(f"Attestations ({result.predicate_type}) for {result.image}")
-    if result.resolved_from_tag is not None and result.digest is not None:
-        print(f"  tag {result.resolved_from_tag!r} resolved to {result.digest}")
-    if result.error is not None:
-        print(f"  FAILED: {result.error.message}")
+    title = f"Attestations ({result.predicate_type}) for {result.image}"
+    if not print_heading(title, result.resolved_from_tag, result.digest, result.error):
         return
     for check in result.checks:
         mark = "OK  " if check.verified else "FAIL"

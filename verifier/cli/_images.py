@@ -14,8 +14,10 @@ from typing import Any
 from verifier.cli._common import (
     add_registry_options,
     annotations_from,
+    emit,
     load_signing_key,
     load_verifying_keys,
+    print_heading,
     registry_client,
     signature_repository,
 )
@@ -275,20 +277,11 @@ def _verify(args: argparse.Namespace) -> int:
                     return legacy
             return await _verify_every_layout(client, ref, authority, legacy)
 
-    result = asyncio.run(run())
-    if args.output == "json":
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        _print_verification(result)
-    return 0 if result.verified else 1
+    return emit(asyncio.run(run()), args.output, _print_verification)
 
 
 def _print_verification(result: ImageVerification) -> None:
-    print(f"Verification for {result.image}")
-    if result.resolved_from_tag is not None and result.digest is not None:
-        print(f"  tag {result.resolved_from_tag!r} resolved to {result.digest}")
-    if result.error is not None:
-        print(f"  FAILED: {result.error.message}")
+    if not print_heading(f"Verification for {result.image}", result.resolved_from_tag, result.digest, result.error):
         return
     for check in result.signatures:
         mark = "OK  " if check.verified else "FAIL"
