@@ -10,13 +10,11 @@ until then only the key signature is checked and the reason says so.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, discover
 from verifier.cosign._dsse_layer import (
@@ -38,6 +36,9 @@ from verifier.errors import (
     UnsupportedAttachmentError,
 )
 from verifier.oci import Digest, Reference, RegistryClient
+
+if TYPE_CHECKING:
+    from verifier.sigstore import TrustedRoot
 
 __all__ = [
     "BUNDLE_MEDIA_TYPES",
@@ -98,48 +99,25 @@ class AttestationCheck:
         }
 
 
-def _sigstore_api() -> tuple[Any, Any] | None:
-    """``(verify_bundle, TrustedRoot)`` from ``verifier.sigstore`` (public names first), or None while absent."""
-    for bundle_module, trust_module in (
-        ("verifier.sigstore", "verifier.sigstore"),
-        ("verifier.sigstore._bundle", "verifier.sigstore._trust"),
-    ):
-        try:
-            verify_bundle = getattr(importlib.import_module(bundle_module), "verify_bundle", None)
-            trusted_root = getattr(importlib.import_module(trust_module), "TrustedRoot", None)
-        except ImportError:
-            continue
-        if verify_bundle is not None and trusted_root is not None:
-            return verify_bundle, trusted_root
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def _production_root() -> Any:
-    api = _sigstore_api()
-    return None if api is None else api[1].production()
-
-
-def sigstore_bundle_verifier(trusted_root: Any = None) -> BundleVerifier | None:
-    """A :data:`BundleVerifier` backed by ``verifier.sigstore.verify_bundle`` (None while that is absent).
+def sigstore_bundle_verifier(trusted_root: TrustedRoot | None = None) -> BundleVerifier:
+    """A :data:`BundleVerifier` backed by ``verifier.sigstore.verify_bundle``.
 
     Key-signed: a transparency log entry is not required (cosign 3 ``--tlog-upload=false`` bundles have none),
     but every entry and timestamp present is verified against ``trusted_root`` (default: public-good production).
     """
-    api = _sigstore_api()
-    if api is None:
-        return None
-    verify_bundle = api[0]
+    # imported here: verifier.sigstore builds on verifier.cosign, so a module-level import would be circular
+    from verifier.sigstore import TrustedRoot, verify_bundle
+
+    root = trusted_root if trusted_root is not None else TrustedRoot.production()
 
     def verify(bundle: bytes, key: NamedKey, digest: Digest) -> None:
-        root = trusted_root if trusted_root is not None else _production_root()
         verify_bundle(bundle, trusted_root=root, key=key.key, digest=digest, require_tlog=False)
 
     return verify
 
 
-def _bundle_envelope(bundle: bytes, where: str) -> tuple[DsseEnvelope, bool]:
-    """The DSSE envelope of a bundle and whether the bundle carries tlog/timestamp evidence."""
+def _bundle_envelope(bundle: bytes, where: str) -> DsseEnvelope:
+    """The DSSE envelope of a bundle (refusing message signatures and unknown media types)."""
     try:
         doc = json.loads(bundle)
     except (ValueError, UnicodeDecodeError):
@@ -156,10 +134,7 @@ def _bundle_envelope(bundle: bytes, where: str) -> tuple[DsseEnvelope, bool]:
         if "messageSignature" in doc:
             raise UnsupportedAttachmentError(f"bundle {where} holds a message signature, not an attestation")
         raise PayloadInvalidError(f"bundle {where} has neither dsseEnvelope nor messageSignature")
-    envelope = parse_envelope(doc["dsseEnvelope"], f"DSSE envelope of bundle {where}")
-    timestamps = material.get("timestampVerificationData")
-    evidence = bool(material.get("tlogEntries")) or (isinstance(timestamps, dict) and bool(timestamps))
-    return envelope, evidence
+    return parse_envelope(doc["dsseEnvelope"], f"DSSE envelope of bundle {where}")
 
 
 def check_attestation(
@@ -183,12 +158,11 @@ def check_attestation(
     payload = attachment.payload
     if isinstance(payload, SealgateError):
         return verdict(payload.code, payload.message)
-    evidence_unchecked = False
     try:
         if attachment.is_bundle:
-            envelope, evidence = _bundle_envelope(payload, where)
+            envelope = _bundle_envelope(payload, where)
         elif attachment.media_type == DSSE_MEDIA_TYPE:
-            envelope, evidence = parse_envelope(payload, f"DSSE envelope {where}"), False
+            envelope = parse_envelope(payload, f"DSSE envelope {where}")
         else:
             raise UnsupportedAttachmentError(f"layer {where} ({attachment.media_type}) is not an attestation")
     except SealgateError as exc:
@@ -203,13 +177,10 @@ def check_attestation(
         return verdict(SignatureInvalidError.code, f"attestation signature invalid for key {names}")
     if attachment.is_bundle:
         verifier = bundle_verifier or sigstore_bundle_verifier()
-        if verifier is not None:
-            try:
-                verifier(payload, signer, digest)
-            except SealgateError as exc:
-                return verdict(exc.code, f"bundle rejected: {exc.message}", key=signer.name)
-        else:
-            evidence_unchecked = evidence
+        try:
+            verifier(payload, signer, digest)
+        except SealgateError as exc:
+            return verdict(exc.code, f"bundle rejected: {exc.message}", key=signer.name)
     try:
         statement: Statement = parse_statement(envelope.payload)
     except PayloadInvalidError as exc:
@@ -227,8 +198,7 @@ def check_attestation(
             f"predicate type is {statement.predicate_type[:200]!r}, not {predicate_type!r}",
             **extra,
         )
-    note = " (transparency log evidence not checked)" if evidence_unchecked else ""
-    return verdict(OK, f"attestation verified with key {signer.name!r}{note}", **extra)
+    return verdict(OK, f"attestation verified with key {signer.name!r}", **extra)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from verifier.cosign import (
     check_attestation,
     check_claims,
     check_simple_signature,
+    sigstore_bundle_verifier,
 )
 from verifier.engine._decision import PolicyResult
 from verifier.errors import SealgateError, SignatureInvalidError
@@ -105,14 +106,11 @@ def _attestation(
     if isinstance(found.payload, SealgateError):
         return _fail(where, found.payload)
     if authority.identity is None:
-        check = check_attestation(found, authority.keys, digest, predicate_type, bundle_verifier=None)
+        # a bundle's tlog/TSA evidence, when present, is checked against the authority's trust root
+        verifier = sigstore_bundle_verifier(_root(authority))
+        check = check_attestation(found, authority.keys, digest, predicate_type, bundle_verifier=verifier)
         if not check.verified:
             return SignatureCheck(where, check.code, check.reason)
-        if found.bundle is not None:  # the tlog/TSA evidence of a key-signed bundle, when present
-            try:
-                _bundle(authority, found.bundle, digest)
-            except SealgateError as exc:
-                return _fail(where, exc)
         return SignatureCheck(where, OK, check.reason, key=authority.name)
     if found.bundle is None:
         return SignatureCheck(

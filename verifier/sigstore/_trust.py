@@ -9,6 +9,7 @@ the network.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -252,6 +253,7 @@ class TrustedRoot:
         return cls.from_json(raw, source=str(p))
 
     @classmethod
+    @functools.cache  # noqa: B019 - two packaged roots, immutable, read once per process
     def _packaged(cls, directory: str, name: str) -> TrustedRoot:
         try:
             raw = resources.files(_STORE).joinpath(directory).joinpath("trusted_root.json").read_bytes()
