@@ -40,10 +40,25 @@ from tools.webhookserver import free_port, wait_ready  # noqa: E402
 # extra `sealgate serve` arguments, for experiments (e.g. "--log-level warning")
 EXTRA: list[str] = os.environ.get("BENCH_SEALGATE_ARGS", "").split()
 
+# every answer is checked under load: an answer that is not an allow of this (signed, cached) Pod is counted
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = io.open("{body}", "rb"):read("*a")
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function init(args) wrong = 0 end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, '"allowed":true', 1, true) then wrong = wrong + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("wrong") end
+  io.write(string.format("wrong answers: %d\\n", total))
+end
 """
+
+TARGET_RATIO = 0.8
+TARGET_COLD_MS = 100.0
 
 
 def _wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
@@ -56,12 +71,21 @@ def _wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, fl
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    wrong = re.search(r"wrong answers: (\d+)", out)
+    if wrong is None:
+        raise SystemExit(f"wrk printed no answer check:\n{out}")
 
     def pct(p: str) -> float:
         value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    return {
+        "rps": rps,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+        "wrong": float(wrong.group(1)),
+    }
 
 
 def run(seconds: int, connections: int, rounds: int, cold_rounds: int) -> int:
@@ -116,17 +140,32 @@ def run(seconds: int, connections: int, rounds: int, cold_rounds: int) -> int:
         return statistics.median(s[key] for s in samples[name])
 
     print(f"\nload: wrk, {connections} connections, {seconds}s x {rounds} rounds each, alternating; medians")
-    print(f"{'':10} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-2xx':>8}")
+    print(f"{'':10} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-2xx':>8} {'wrong':>6}")
+    missed: list[str] = []
     for name in ("sealgate", "bare"):
         errors = sum(s["errors"] for s in samples[name])
-        print(f"{name:10} {agg(name, 'rps'):10.0f} {agg(name, 'p50'):9.2f} {agg(name, 'p99'):9.2f} {errors:8.0f}")
+        wrong = sum(s["wrong"] for s in samples[name])
+        print(
+            f"{name:10} {agg(name, 'rps'):10.0f} {agg(name, 'p50'):9.2f} {agg(name, 'p99'):9.2f} {errors:8.0f} "
+            f"{wrong:6.0f}"
+        )
+        if errors or wrong:
+            missed.append(f"{name}: {errors:.0f} non-2xx and {wrong:.0f} answers that were not the expected allow")
     ratio = agg("sealgate", "rps") / agg("bare", "rps")
-    print(f"ratio sealgate/bare req/s: {ratio:.2f} (target >= 0.8)")
+    print(f"ratio sealgate/bare req/s: {ratio:.2f} (target >= {TARGET_RATIO})")
+    if ratio < TARGET_RATIO:
+        missed.append(f"req/s ratio {ratio:.2f} below {TARGET_RATIO}")
+    cold_median = statistics.median(cold_ms)
     print(
-        f"cold pod of 3 uncached signed images: median {statistics.median(cold_ms):.1f} ms, "
-        f"max {max(cold_ms):.1f} ms over {cold_rounds} pods (target < 100 ms)"
+        f"cold pod of 3 uncached signed images: median {cold_median:.1f} ms, "
+        f"max {max(cold_ms):.1f} ms over {cold_rounds} pods (target median < {TARGET_COLD_MS:g} ms)"
     )
-    return 0
+    if cold_median >= TARGET_COLD_MS:
+        missed.append(f"cold pod median {cold_median:.1f} ms not under {TARGET_COLD_MS:g} ms")
+    for line in missed:
+        print(f"MISSED: {line}")
+    print("webhook benchmark: " + ("targets missed" if missed else "all targets met"))
+    return 1 if missed else 0
 
 
 def main() -> int:
