@@ -93,8 +93,10 @@ def start_webhook(
     The server's output goes to ``workdir/serve.log``; a server that exits or never gets ready raises
     :class:`~tools.localregistry.ToolError` with the end of that log.
     """
+    # the server runs in the repository: every path it is given must not depend on the caller's directory
+    workdir, policies = workdir.resolve(), policies.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    tls, ca = webhook_certs(certs or workdir / "certs")
+    tls, ca = webhook_certs((certs or workdir / "certs").resolve())
     port = free_port()
     log = workdir / "serve.log"
     log_file = log.open("wb")
