@@ -127,11 +127,14 @@ LEGACY_CASES = [
     pytest.param(
         {"identity": "https://github.com/evil/fork/.github/workflows/x.yml@refs/heads/main"},
         "IDENTITY_MISMATCH",
-        "",
+        "found 'https://github.com/evil/fork/",
         id="legacy: a wrong identity is denied",
     ),
     pytest.param(
-        {"issuer": "https://accounts.google.com"}, "IDENTITY_MISMATCH", "issuer", id="legacy: a wrong issuer is denied"
+        {"issuer": "https://accounts.google.com"},
+        "IDENTITY_MISMATCH",
+        "issuer mismatch: expected 'https://token.actions.githubusercontent.com', found 'https://accounts.google.com'",
+        id="legacy: a wrong issuer is denied",
     ),
     pytest.param(
         {"tamper": "expired-cert"},
@@ -139,7 +142,7 @@ LEGACY_CASES = [
         "outside the signing certificate",
         id="legacy: an expired certificate is denied",
     ),
-    pytest.param({"tamper": "bad-set"}, "TLOG_INVALID", "", id="legacy: a bad SET is denied"),
+    pytest.param({"tamper": "bad-set"}, "TLOG_INVALID", "inclusion promise invalid", id="legacy: a bad SET is denied"),
 ]
 
 
@@ -162,12 +165,18 @@ BUNDLE_CASES = [
     pytest.param({}, None, id="bundle: the right identity is admitted"),
     pytest.param(
         {"identity": "https://github.com/evil/fork/.github/workflows/x.yml@refs/heads/main"},
-        "identity",
+        "found 'https://github.com/evil/fork/",
         id="bundle: a wrong identity is denied",
     ),
-    pytest.param({"issuer": "https://accounts.google.com"}, "issuer", id="bundle: a wrong issuer is denied"),
-    pytest.param({"tamper": "expired-cert"}, "", id="bundle: an expired certificate is denied"),
-    pytest.param({"tamper": "bad-set"}, "", id="bundle: a bad SET is denied"),
+    pytest.param(
+        {"issuer": "https://accounts.google.com"},
+        "issuer mismatch: expected 'https://token.actions.githubusercontent.com', found 'https://accounts.google.com'",
+        id="bundle: a wrong issuer is denied",
+    ),
+    pytest.param(
+        {"tamper": "expired-cert"}, "outside the signing certificate", id="bundle: an expired certificate is denied"
+    ),
+    pytest.param({"tamper": "bad-set"}, "inclusion promise invalid", id="bundle: a bad SET is denied"),
 ]
 
 
