@@ -38,9 +38,11 @@ def _run(capsys, argv):
     [
         pytest.param("", "empty", id="empty reference"),
         pytest.param("UPPER/case:v1", "must be lowercase", id="uppercase repository"),
-        pytest.param("app:bad tag", "", id="space in the tag"),
+        pytest.param("app:bad tag", "contains whitespace", id="space in the tag"),
         pytest.param("app@sha256:abc", "digest", id="short digest"),
-        pytest.param("https://registry.example.com/app", "", id="URL instead of a reference"),
+        pytest.param(
+            "https://registry.example.com/app", "must not have a scheme prefix", id="URL instead of a reference"
+        ),
     ],
 )
 def test_malformed_references_exit_2(capsys, keypair, image, fragment):
@@ -69,9 +71,13 @@ def test_wrong_password_exits_2_with_a_clear_message(capsys, keypair, monkeypatc
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        pytest.param(b"", "", id="empty key file"),
-        pytest.param(b"not a pem", "", id="garbage key file"),
-        pytest.param(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "", id="truncated public key"),
+        pytest.param(b"", "no PEM block found", id="empty key file"),
+        pytest.param(b"not a pem", "no PEM block found", id="garbage key file"),
+        pytest.param(
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+            "cannot parse the PUBLIC KEY block",
+            id="truncated public key",
+        ),
     ],
 )
 def test_broken_public_keys_exit_2(capsys, tmp_path, content, fragment):
@@ -80,6 +86,9 @@ def test_broken_public_keys_exit_2(capsys, tmp_path, content, fragment):
     code, _, err = _run(capsys, ["verify", "--key", str(key), "127.0.0.1:1/app:v1"])
     assert code == 2
     assert err.startswith("error: ")
+    assert str(key) in err
+    assert fragment in err
+    assert err.count("\n") == 1
 
 
 def test_missing_key_file_names_the_path(capsys, tmp_path):
