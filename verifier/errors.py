@@ -23,6 +23,7 @@ __all__ = [
     "KeyFileError",
     "LimitExceededError",
     "ManifestUnknownError",
+    "MaterialInvalidError",
     "NoSignaturesError",
     "PasswordError",
     "PayloadInvalidError",
@@ -171,6 +172,13 @@ class NoSignaturesError(VerificationError):
 
 class SignatureInvalidError(VerificationError):
     code = "SIGNATURE_INVALID"
+
+
+class MaterialInvalidError(VerificationError):
+    """Signature material (a bundle, envelope, certificate, log entry ...) that a parser or crypto library
+    rejected in a way no specific check names: one failed candidate, never an internal error."""
+
+    code = "MATERIAL_INVALID"
 
 
 class UnsupportedAttachmentError(VerificationError):

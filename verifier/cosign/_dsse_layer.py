@@ -100,7 +100,7 @@ def parse_envelope(data: bytes | Mapping[str, Any], what: str = "DSSE envelope")
     if isinstance(data, bytes | bytearray):
         try:
             doc: Any = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
             raise PayloadInvalidError(f"{what} is not valid JSON") from None
     else:
         doc = data
@@ -177,7 +177,7 @@ def parse_statement(payload: bytes, what: str = "in-toto statement") -> Statemen
     """Parse the DSSE payload as an in-toto statement; :class:`PayloadInvalidError` when it is not one."""
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
         raise PayloadInvalidError(f"{what} is not valid JSON") from None
     if not isinstance(doc, dict):
         raise PayloadInvalidError(f"{what} is not a JSON object")

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from verifier.cosign._crypto import verify_bytes
+from verifier.cosign._crypto import MALFORMED_MATERIAL, malformed, verify_bytes
 from verifier.cosign._keys import VerifyingKey
 from verifier.cosign._layout import (
     SIMPLE_SIGNING_MEDIA_TYPE,
@@ -182,6 +182,22 @@ def check_simple_signature(
     must name ``digest``, then ``image``'s repository (unless ``check_reference`` is off), then carry
     every ``annotations`` pair.
     """
+    try:
+        return _check_simple_signature(layer, payload, keys, image, digest, annotations, check_reference)
+    except MALFORMED_MATERIAL as exc:
+        error = malformed(str(layer.descriptor.digest), exc)
+        return SignatureCheck(str(layer.descriptor.digest), error.code, error.message)
+
+
+def _check_simple_signature(
+    layer: SignatureLayer,
+    payload: bytes,
+    keys: Sequence[NamedKey],
+    image: Reference,
+    digest: Digest,
+    annotations: Mapping[str, str] | None,
+    check_reference: bool,
+) -> SignatureCheck:
     where = str(layer.descriptor.digest)
     if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
         return SignatureCheck(where, UNSUPPORTED_LAYER, f"layer media type {layer.media_type} is not a signature")

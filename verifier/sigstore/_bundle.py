@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
@@ -204,7 +204,7 @@ def parse_bundle(bundle: bytes | str | Mapping[str, Any], *, max_bytes: int = MA
             raise _E(f"bundle is larger than {max_bytes} bytes")
         try:
             doc: Any = json.loads(bundle)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
             raise _E("bundle is not valid JSON") from None
     else:
         doc = bundle
@@ -386,7 +386,10 @@ def verify_bundle(
     if identity is not None:
         if parsed.certificate is None:
             raise BundleInvalidError("bundle is signed with a public key, not a certificate: verify it with a key")
-        verifying_key = parsed.certificate.public_key()
+        try:
+            verifying_key = parsed.certificate.public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            raise CertificateInvalidError("signing certificate has an unsupported or malformed public key") from None
         if not isinstance(verifying_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
             raise CertificateInvalidError(f"unsupported certificate key type {type(verifying_key).__name__}")
     else:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from verifier.errors import CertificateInvalidError
-from verifier.sigstore._identity import Identity
+from verifier.sigstore._identity import Identity, certificate_extensions
 from verifier.sigstore._trust import CertificateAuthority, LogKey, TrustedRoot
 
 __all__ = ["check_leaf_profile", "verify_certificate", "verify_chain", "verify_sct"]
@@ -34,7 +34,7 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
 
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        return bool(certificate_extensions(cert).get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
 
@@ -59,7 +59,7 @@ def check_leaf_profile(cert: x509.Certificate) -> None:
     if _is_ca(cert):
         raise CertificateInvalidError("signing certificate is a CA certificate")
     try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = certificate_extensions(cert).get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         raise CertificateInvalidError("signing certificate has no extended key usage (codeSigning required)") from None
     except ValueError as exc:
@@ -67,7 +67,7 @@ def check_leaf_profile(cert: x509.Certificate) -> None:
     if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
         raise CertificateInvalidError("signing certificate lacks the codeSigning extended key usage")
     try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        ku = certificate_extensions(cert).get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return
     if not ku.digital_signature:
@@ -171,7 +171,8 @@ def _verify_with_log(log: LogKey, signature: bytes, data: bytes) -> bool:
 def verify_sct(cert: x509.Certificate, issuer: x509.Certificate, trusted_root: TrustedRoot) -> datetime:
     """Verify an embedded SCT with a CT log key of the trusted root; return its time. Raises otherwise."""
     try:
-        scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+        extensions = certificate_extensions(cert)
+        scts = extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
     except x509.ExtensionNotFound:
         raise CertificateInvalidError("signing certificate has no embedded SCT (certificate transparency)") from None
     except ValueError as exc:

@@ -59,7 +59,7 @@ class Envelope:
 def _load_json(raw: bytes | str, what: str) -> Any:
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
         raise EnvelopeInvalidError(f"{what} is not valid JSON") from None
 
 
