@@ -16,6 +16,7 @@ __all__ = [
     "CertificateInvalidError",
     "ConfigError",
     "DigestMismatchError",
+    "DownloadBudgetError",
     "EnvelopeInvalidError",
     "IdentityMismatchError",
     "InvalidDigestError",
@@ -157,6 +158,15 @@ class LimitExceededError(RegistryError):
 
 class BlobTooLargeError(LimitExceededError):
     code = "SIZE_LIMIT"
+
+
+class DownloadBudgetError(RegistryError):
+    """One verification would download more than ``Limits.max_verification_bytes``: the image is denied, by
+    sealgate's own decision (never a registry failure, never counted by the registry's circuit breaker).
+
+    Not a :class:`LimitExceededError`: those concern one entry (one candidate fails), this the whole image."""
+
+    code = "DOWNLOAD_BUDGET_EXCEEDED"
 
 
 # --- verification (exit 1) ------------------------------------------------------------------------------
