@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from verifier.cosign import VerifyingKey, key_id, verify_bytes
+from verifier.cosign._dsse_layer import is_utf8
 from verifier.errors import (
     ArtifactMismatchError,
     BundleInvalidError,
@@ -251,7 +252,7 @@ def parse_bundle(bundle: bytes | str | Mapping[str, Any], *, max_bytes: int = MA
 def _envelope(doc: Any) -> Envelope:
     doc = require_mapping(doc, "dsseEnvelope", _E)
     payload_type = doc.get("payloadType")
-    if not isinstance(payload_type, str) or not payload_type:
+    if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
         raise _E("dsseEnvelope.payloadType is missing")
     payload = b64decode(doc.get("payload"), "dsseEnvelope.payload", _E)
     sigs = doc.get("signatures")

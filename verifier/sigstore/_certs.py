@@ -47,8 +47,24 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
+def _name(cert: x509.Certificate, which: str) -> str | None:
+    """The certificate's subject or issuer as RFC 4514 text; None when the (lazily parsed) name is malformed."""
+    try:
+        name: x509.Name = cert.subject if which == "subject" else cert.issuer
+        return name.rfc4514_string()
+    except ValueError:
+        return None
+
+
+def _extends_paths(cert: x509.Certificate) -> bool:
+    """Self-issued certificates never extend a path; nor do ones whose names cannot even be parsed."""
+    subject, issuer = _name(cert, "subject"), _name(cert, "issuer")
+    return subject is not None and issuer is not None and subject != issuer
+
+
 def _describe(cert: x509.Certificate) -> str:
-    subject = cert.subject.rfc4514_string() or "(empty subject)"
+    subject = _name(cert, "subject")
+    subject = "(malformed subject)" if subject is None else subject or "(empty subject)"
     return (
         f"{subject} [{cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} .. {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}]"
     )
@@ -76,7 +92,7 @@ def check_leaf_profile(cert: x509.Certificate) -> None:
 
 def _paths(intermediates: Sequence[x509.Certificate], ca: CertificateAuthority) -> list[tuple[x509.Certificate, ...]]:
     paths = [ca.chain]
-    extra = tuple(c for c in intermediates if c.subject != c.issuer)
+    extra = tuple(c for c in intermediates if _extends_paths(c))
     if extra:
         paths.append(extra + (ca.root,))
     return paths
@@ -124,8 +140,8 @@ def verify_chain(
     if reasons:
         raise CertificateInvalidError(f"signing certificate chain invalid: {reasons[0]}")
     raise CertificateInvalidError(
-        f"signing certificate (issuer {cert.issuer.rfc4514_string()!r}) does not chain to a certificate authority "
-        f"of {trusted_root.source}"
+        f"signing certificate (issuer {_name(cert, 'issuer') or '(malformed)'!r}) does not chain to a certificate "
+        f"authority of {trusted_root.source}"
     )
 
 

@@ -121,7 +121,7 @@ def check_rekor_entry_matches(
 def _load_certs(pem: str, what: str) -> list[x509.Certificate]:
     try:
         return x509.load_pem_x509_certificates(pem.encode())
-    except ValueError:
+    except ValueError:  # also UnicodeEncodeError (lone surrogates)
         raise CertificateInvalidError(f"{what} is not a PEM certificate") from None
 
 

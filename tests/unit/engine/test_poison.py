@@ -161,7 +161,14 @@ def _poisons(sg: TestSigstore) -> dict[str, Attachment]:
         ),
         "an integratedTime of 10**30": _bundle(_huge_time(sg.sign_bundle(statement=statement, key=KEY))),
         "a DSSE payload nested too deeply": _bundle(_nested_payload(KEY)),
+        "a payloadType with a lone surrogate": _bundle(_surrogate_payload_type(KEY, statement)),
     }
+
+
+def _surrogate_payload_type(key, statement: dict) -> dict:
+    doc = json.loads(build_key_bundle(key, json.dumps(statement).encode()))
+    doc["dsseEnvelope"]["payloadType"] = "\ud800"
+    return doc
 
 
 def _huge_time(bundle: dict) -> dict:
@@ -187,6 +194,7 @@ POISON_NAMES = [
     "a malformed subjectAltName extension",
     "an integratedTime of 10**30",
     "a DSSE payload nested too deeply",
+    "a payloadType with a lone surrogate",
 ]
 
 
