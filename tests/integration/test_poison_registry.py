@@ -124,6 +124,12 @@ def _sign_with_key(ref: Reference, digest: Digest) -> None:
     asyncio.run(sign())
 
 
+def _key_file(registry) -> str:
+    key_file = registry.root.parent / "poison-cosign.pub"
+    key_file.write_bytes(public_key_pem(KEY.public_key()))
+    return str(key_file)
+
+
 # --- sign-blob bundles are no image signatures ---------------------------------------------------------------
 
 
@@ -152,9 +158,7 @@ def test_a_sign_blob_bundle_over_the_manifest_does_not_admit(registry, pushed_im
         flags = ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]
         flags += ["--trusted-root", str(sigstore.trusted_root_path)]
     else:
-        key_file = registry.root.parent / "poison-cosign.pub"
-        key_file.write_bytes(public_key_pem(KEY.public_key()))
-        flags = ["--key", str(key_file)]
+        flags = ["--key", _key_file(registry)]
     assert main(["verify", *flags, image]) == 1
 
     # beside it, cosign's own sign/v1 statement over the digest admits the image
@@ -307,9 +311,10 @@ def test_400_layers_naming_one_blob_cost_one_download(registry, pushed_image, si
     assert decision.outcome is Outcome.ALLOW, decision.reason
     assert requests < 20, f"{requests} requests for one verification"
     assert _admit(_policies(registry, sigstore), image)["allowed"] is True
+    assert main(["verify", "--key", _key_file(registry), image]) == 0  # the CLI's `.sig` fast path too
 
 
-def test_more_than_the_download_budget_is_its_own_denial(registry, pushed_image, sigstore):
+def test_more_than_the_download_budget_is_its_own_denial(registry, pushed_image, sigstore, capsys):
     ref, digest = _image(registry, pushed_image, "poison/keyed/budget", "v1")
     _sign_with_key(ref, digest)
     blobs = [os.urandom(3 * MiB + MiB // 2) for _ in range(10)]  # 35 MiB of distinct payloads
@@ -323,6 +328,8 @@ def test_more_than_the_download_budget_is_its_own_denial(registry, pushed_image,
     assert breaker.state is BreakerState.CLOSED and breaker.consecutive_failures == 0
     answer = _admit(lenient, image)
     assert answer["allowed"] is False and "max_verification_bytes" in answer["status"]["message"]
+    assert main(["verify", "--key", _key_file(registry), "--output", "json", image]) == 1
+    assert json.loads(capsys.readouterr().out)["code"] == "DOWNLOAD_BUDGET_EXCEEDED"
     # a budget that fits admits the same image
     decision, _, _ = _decide(lenient, image, Limits(max_verification_bytes=64 * MiB))
     assert decision.outcome is Outcome.ALLOW, decision.reason
