@@ -253,7 +253,7 @@ def _envelope(doc: Any) -> Envelope:
     doc = require_mapping(doc, "dsseEnvelope", _E)
     payload_type = doc.get("payloadType")
     if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
-        raise _E("dsseEnvelope.payloadType is missing")
+        raise _E("dsseEnvelope.payloadType is missing or not UTF-8 text")
     payload = b64decode(doc.get("payload"), "dsseEnvelope.payload", _E)
     sigs = doc.get("signatures")
     if not isinstance(sigs, list) or len(sigs) != 1:

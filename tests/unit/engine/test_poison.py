@@ -72,8 +72,11 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _rogue_dsse_bundle(sg: TestSigstore, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> dict:
-    """A bundle by a self-made certificate, honestly logged (public Rekor logs anyone's certificate)."""
+def _rogue_dsse_bundle(
+    sg: TestSigstore, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, logged: bytes | None = None
+) -> dict:
+    """A bundle by a self-made certificate, logged (public Rekor logs anyone's certificate) with ``logged`` as
+    the entry's verifier (default: the certificate)."""
     payload = json.dumps(sg.statement_for_image(str(DIGEST), COSIGN_SIGN_PREDICATE)).encode()
     signature = key.sign(pae("application/vnd.in-toto+json", payload), ec.ECDSA(hashes.SHA256()))
     envelope = {
@@ -81,9 +84,8 @@ def _rogue_dsse_bundle(sg: TestSigstore, cert: x509.Certificate, key: ec.Ellipti
         "payloadType": "application/vnd.in-toto+json",
         "signatures": [{"sig": _b64(signature)}],
     }
-    entry = sg.log.add_dsse(
-        envelope, cert.public_bytes(serialization.Encoding.PEM), integrated_time=int(sg.now.timestamp())
-    )
+    verifier = logged or cert.public_bytes(serialization.Encoding.PEM)
+    entry = sg.log.add_dsse(envelope, verifier, integrated_time=int(sg.now.timestamp()))
     return {
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {
@@ -121,17 +123,11 @@ def _unknown_key_algorithm(bundle: dict) -> dict:
     return out
 
 
-def _logged_key_unsupported(bundle: dict) -> dict:
-    """The log entry body's verifier replaced by a PEM public key of an unknown algorithm."""
-    out = json.loads(json.dumps(bundle))
-    entry = out["verificationMaterial"]["tlogEntries"][0]
-    body = json.loads(base64.b64decode(entry["canonicalizedBody"]))
+def _unsupported_key_pem() -> bytes:
+    """A PEM public key whose algorithm OID (id-ecPublicKey, changed) nobody knows."""
     spki = KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     spki = spki.replace(bytes.fromhex("06072a8648ce3d0201"), bytes.fromhex("06072a8648ce3d0209"), 1)
-    pem = b"-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(spki) + b"-----END PUBLIC KEY-----\n"
-    body["spec"]["verifiers"] = [_b64(pem)]
-    entry["canonicalizedBody"] = _b64(json.dumps(body).encode())
-    return out
+    return b"-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(spki) + b"-----END PUBLIC KEY-----\n"
 
 
 def _poisons(sg: TestSigstore) -> dict[str, Attachment]:
@@ -142,6 +138,7 @@ def _poisons(sg: TestSigstore) -> dict[str, Attachment]:
     rogue_key = ec.generate_private_key(ec.SECP256R1())
     bad_basic_constraints = x509.UnrecognizedExtension(ExtensionOID.BASIC_CONSTRAINTS, b"\x04\x01\xff")
     bad_san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x86\x01")
+    plain = x509.SubjectAlternativeName([x509.UniformResourceIdentifier("https://evil.example/x")])
     return {
         "deeply nested JSON": _bundle(b"[" * 200_000 + b"]" * 200_000),
         "deeply nested JSON, no annotation": _bundle(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, None),
@@ -152,7 +149,9 @@ def _poisons(sg: TestSigstore) -> dict[str, Attachment]:
             {**sg.sign_bundle(statement=statement, key=KEY), "dsseEnvelope": {"payload": "%%%", "payloadType": "x"}}
         ),
         "a certificate with an unknown key algorithm": _bundle(_unknown_key_algorithm(keyless)),
-        "a log entry with an unsupported public key": _bundle(_logged_key_unsupported(keyless)),
+        "a log entry with an unsupported public key": _bundle(
+            _rogue_dsse_bundle(sg, _rogue_cert(sg, rogue_key, plain), rogue_key, _unsupported_key_pem())
+        ),
         "a malformed basicConstraints extension": _bundle(
             _rogue_dsse_bundle(sg, _rogue_cert(sg, rogue_key, bad_basic_constraints), rogue_key)
         ),
