@@ -16,6 +16,7 @@ __all__ = [
     "CertificateInvalidError",
     "ConfigError",
     "DigestMismatchError",
+    "DownloadBudgetError",
     "EnvelopeInvalidError",
     "IdentityMismatchError",
     "InvalidDigestError",
@@ -23,6 +24,7 @@ __all__ = [
     "KeyFileError",
     "LimitExceededError",
     "ManifestUnknownError",
+    "MaterialInvalidError",
     "NoSignaturesError",
     "PasswordError",
     "PayloadInvalidError",
@@ -158,6 +160,15 @@ class BlobTooLargeError(LimitExceededError):
     code = "SIZE_LIMIT"
 
 
+class DownloadBudgetError(RegistryError):
+    """One verification would download more than ``Limits.max_verification_bytes``: the image is denied, by
+    sealgate's own decision (never a registry failure, never counted by the registry's circuit breaker).
+
+    Not a :class:`LimitExceededError`: those concern one entry (one candidate fails), this the whole image."""
+
+    code = "DOWNLOAD_BUDGET_EXCEEDED"
+
+
 # --- verification (exit 1) ------------------------------------------------------------------------------
 
 
@@ -171,6 +182,13 @@ class NoSignaturesError(VerificationError):
 
 class SignatureInvalidError(VerificationError):
     code = "SIGNATURE_INVALID"
+
+
+class MaterialInvalidError(VerificationError):
+    """Signature material (a bundle, envelope, certificate, log entry ...) that a parser or crypto library
+    rejected in a way no specific check names: one failed candidate, never an internal error."""
+
+    code = "MATERIAL_INVALID"
 
 
 class UnsupportedAttachmentError(VerificationError):

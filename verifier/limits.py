@@ -48,6 +48,9 @@ class Limits:
     max_blob_bytes: int = 64 * MiB
     #: signature layers considered per image (cosign's own cap is 1000)
     max_signatures: int = 1000
+    #: bytes one verification of one image may download in all (signature manifests, referrers, payloads,
+    #: bundles, attestations; each distinct blob is fetched once): more is a DOWNLOAD_BUDGET_EXCEEDED denial
+    max_verification_bytes: int = 32 * MiB
     #: manifests listed by one referrers answer (signatures, attestations, SBOMs ... of one image)
     max_referrers: int = 128
     #: pages followed when listing tags

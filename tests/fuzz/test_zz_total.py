@@ -12,7 +12,8 @@ TARGETS = {
     "hostile reviews": 5000,
     "malformed bodies": 1500,
     "ephemeral containers": 1000,
-    "registry answers": 2500,
+    "registry answers": 2000,
+    "poison candidates": 500,
     "openapi": 1200,
 }
 

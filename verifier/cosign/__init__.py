@@ -17,7 +17,7 @@ from verifier.cosign._attest_check import (
     sigstore_bundle_verifier,
     verify_image_attestations,
 )
-from verifier.cosign._crypto import sign_bytes, signature_scheme, verify_bytes
+from verifier.cosign._crypto import MALFORMED_MATERIAL, malformed, sign_bytes, signature_scheme, verify_bytes
 from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, LEGACY_SIG, Attachment, discover
 from verifier.cosign._keys import (
     ACCEPTED_SCRYPT_N,
@@ -59,6 +59,7 @@ from verifier.cosign._verify import (
 )
 
 __all__ = [
+    "MALFORMED_MATERIAL",
     "LEGACY_SIG",
     "CERTIFICATE_ANNOTATION",
     "COSIGN_SIGN_PREDICATE",
@@ -78,6 +79,7 @@ __all__ = [
     "SIGSTORE_PRIVATE_KEY_LABEL",
     "SIMPLE_SIGNING_TYPE",
     "signature_scheme",
+    "malformed",
     "SIGNATURE_ANNOTATION",
     "SIMPLE_SIGNING_MEDIA_TYPE",
     "FetchedSignatures",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from verifier.cosign._crypto import MALFORMED_MATERIAL, malformed
 from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, discover
 from verifier.cosign._dsse_layer import (
     INTOTO_PAYLOAD_TYPE,
@@ -120,12 +121,12 @@ def _bundle_envelope(bundle: bytes, where: str) -> DsseEnvelope:
     """The DSSE envelope of a bundle (refusing message signatures and unknown media types)."""
     try:
         doc = json.loads(bundle)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
         raise PayloadInvalidError(f"bundle {where} is not valid JSON") from None
     if not isinstance(doc, dict):
         raise PayloadInvalidError(f"bundle {where} is not a JSON object")
     media_type = doc.get("mediaType")
-    if media_type not in BUNDLE_MEDIA_TYPES:
+    if not isinstance(media_type, str) or media_type not in BUNDLE_MEDIA_TYPES:
         raise UnsupportedAttachmentError(f"bundle {where} has unknown media type {str(media_type)[:100]!r}")
     material = doc.get("verificationMaterial")
     if not isinstance(material, dict):
@@ -148,8 +149,23 @@ def check_attestation(
     """Judge one discovered attestation (a legacy DSSE layer or a sigstore bundle) against ``keys``.
 
     ``predicate_type`` is the URI required (None accepts any). Order: readable, signed by one of ``keys``,
-    an in-toto statement, a subject with ``digest``, then the predicate type.
+    an in-toto statement, a subject with ``digest``, then the predicate type. Malformed material that a parser
+    or crypto library rejects fails this attestation only (MATERIAL_INVALID).
     """
+    try:
+        return _check_attestation(attachment, keys, digest, predicate_type, bundle_verifier)
+    except MALFORMED_MATERIAL as exc:
+        error = malformed(str(attachment.digest), exc)
+        return AttestationCheck(str(attachment.digest), attachment.layout, error.code, error.message)
+
+
+def _check_attestation(
+    attachment: Attachment,
+    keys: Sequence[NamedKey],
+    digest: Digest,
+    predicate_type: str | None,
+    bundle_verifier: BundleVerifier | None,
+) -> AttestationCheck:
     where = str(attachment.digest)
 
     def verdict(code: str, reason: str, **extra: Any) -> AttestationCheck:

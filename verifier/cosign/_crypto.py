@@ -13,16 +13,38 @@ from __future__ import annotations
 
 import logging
 
-from cryptography.exceptions import InvalidSignature
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from verifier.cosign._ed25519ph import ed25519ph_verify
 from verifier.cosign._keys import SigningKey, VerifyingKey
+from verifier.errors import MaterialInvalidError
 
-__all__ = ["natural_hash", "sign_bytes", "signature_scheme", "verify_bytes"]
+__all__ = ["MALFORMED_MATERIAL", "malformed", "natural_hash", "sign_bytes", "signature_scheme", "verify_bytes"]
 
 _logger = logging.getLogger(__name__)
+
+#: what parsers and crypto libraries raise on malformed untrusted bytes that no specific check turned into a
+#: sealgate error. Caught only where one candidate (a signature layer, a bundle, an attestation) is judged, so
+#: the candidate fails with MATERIAL_INVALID and its neighbours are still judged; anything else (a bug of
+#: sealgate's own) still surfaces as an internal error.
+MALFORMED_MATERIAL: tuple[type[Exception], ...] = (
+    ValueError,  # also UnicodeDecodeError, binascii.Error, json.JSONDecodeError, ASN.1 parse errors
+    TypeError,
+    RecursionError,
+    OverflowError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+)
+
+
+def malformed(where: str, exc: Exception) -> MaterialInvalidError:
+    """The candidate failure for a :data:`MALFORMED_MATERIAL` exception (one line, bounded)."""
+    _logger.debug("candidate %s rejected by a parser", where, exc_info=exc)
+    detail = " ".join(str(exc).split())[:160] or "no detail"
+    return MaterialInvalidError(f"malformed signature material ({type(exc).__name__}: {detail})")
 
 _EC_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "secp256r1": hashes.SHA256,

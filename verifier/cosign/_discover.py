@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from verifier.cosign._budget import Downloads
 from verifier.cosign._layout import (
     DSSE_MEDIA_TYPE,
     SIMPLE_SIGNING_MEDIA_TYPE,
@@ -167,6 +168,7 @@ class _Discovery:
         self.digest = digest
         self.limits = client.limits
         self._gate = asyncio.Semaphore(_CONCURRENCY)
+        self.downloads = Downloads(client, repository)
 
     async def _bounded(self, call: Callable[[], Awaitable[bytes]]) -> bytes | SealgateError:
         async with self._gate:
@@ -183,9 +185,7 @@ class _Discovery:
             return BlobTooLargeError(
                 f"layer {descriptor.digest} is {descriptor.size} bytes, above the {limit}-byte limit {name}"
             )
-        return await self._bounded(
-            lambda: self.client.get_blob(self.repository, descriptor.digest, max_bytes=limit, limit_name=name)
-        )
+        return await self._bounded(lambda: self.downloads.blob(descriptor, max_bytes=limit, limit_name=name))
 
     # --- legacy tags ------------------------------------------------------------------------------------
 
@@ -197,6 +197,7 @@ class _Discovery:
             return []
         except (RegistryProtocolError, LimitExceededError) as exc:
             return [self._broken(layout, tag_ref.tag or suffix, exc)]
+        self.downloads.fetched(manifest)
         try:
             layers = parse_signature_manifest(manifest, max_layers=self.limits.max_signatures)
         except (RegistryProtocolError, LimitExceededError) as exc:
@@ -232,6 +233,8 @@ class _Discovery:
         index: Manifest | None
         try:
             index = await self.client.get_referrers(self.repository, self.digest)
+            if index is not None:
+                self.downloads.fetched(index)
         except RegistryProtocolError as exc:
             # like ggcr: a registry that answers the referrers endpoint with nonsense has no usable API
             _logger.debug("referrers API of %s unusable (%s); using the fallback tag", self.repository.name, exc)
@@ -247,7 +250,7 @@ class _Discovery:
             layout = FALLBACK_TAG
             tag_ref = self.repository.with_tag(self.digest.tag_form)
             try:
-                index = await self.client.get_manifest(tag_ref, accept=(OCI_INDEX,))
+                index = self.downloads.fetched(await self.client.get_manifest(tag_ref, accept=(OCI_INDEX,)))
                 entries = self._index_entries(index)
             except ManifestUnknownError:
                 return []
@@ -287,11 +290,13 @@ class _Discovery:
         if entry.size > self.limits.max_manifest_bytes:
             return broken(BlobTooLargeError(f"referrer {entry.digest} is {entry.size} bytes, above the limit"))
         ref = self.repository.with_digest(entry.digest)
+        self.downloads.charge(entry.size, f"referrer {entry.digest}")
         async with self._gate:
             try:
                 manifest = await self.client.get_manifest(ref, accept=(OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX))
             except _ENTRY_ERRORS as exc:
                 return broken(exc)
+        self.downloads.fetched(manifest, entry.size)
         if manifest.media_type == OCI_INDEX:
             _logger.debug("referrer %s is an index; not cosign material", entry.digest)
             return []
@@ -343,6 +348,26 @@ class _Discovery:
             raise VerificationError(f"referrer {where} refers to {described.digest}, not to {self.digest}")
 
 
+def _distinct(found: Iterable[Attachment]) -> list[Attachment]:
+    """One of each identical candidate (same blob, media type and annotations, read or not): 400 layers naming
+    one blob are one signature to judge, not 400."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for attachment in found:
+        error = attachment.error()
+        key = (
+            attachment.layout,
+            attachment.media_type,
+            attachment.digest,
+            tuple(sorted(attachment.annotations.items())),
+            None if error is None else (error.code, error.message),
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(attachment)
+    return out
+
+
 async def discover(
     client: RegistryClient,
     repository: Reference,
@@ -367,7 +392,7 @@ async def discover(
         jobs.append(run.legacy("att", LEGACY_ATT, DSSE_MEDIA_TYPE))
     jobs.append(run.referrers())
     groups = await asyncio.gather(*jobs)
-    found = [a for group in groups for a in group if _wanted(a, signatures, attestations)]
+    found = _distinct(a for group in groups for a in group if _wanted(a, signatures, attestations))
     if len(found) > client.limits.max_signatures:
         raise LimitExceededError(
             f"{repository.name}@{digest} has {len(found)} signatures and attestations, "

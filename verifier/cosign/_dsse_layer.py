@@ -34,6 +34,7 @@ __all__ = [
     "b64decode_any",
     "envelope_signer",
     "go_json",
+    "is_utf8",
     "pae",
     "parse_envelope",
     "parse_statement",
@@ -57,6 +58,15 @@ def go_json(obj: Any, *, sort_keys: bool = False) -> bytes:
     for char, escaped in _GO_ESCAPES.items():
         text = text.replace(char, escaped)  # these characters only ever occur inside JSON strings
     return text.encode()
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (JSON may carry lone surrogates such as ``"\\ud800"``)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -100,14 +110,14 @@ def parse_envelope(data: bytes | Mapping[str, Any], what: str = "DSSE envelope")
     if isinstance(data, bytes | bytearray):
         try:
             doc: Any = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
             raise PayloadInvalidError(f"{what} is not valid JSON") from None
     else:
         doc = data
     if not isinstance(doc, Mapping):
         raise PayloadInvalidError(f"{what} is not a JSON object")
     payload_type, payload, signatures = doc.get("payloadType"), doc.get("payload"), doc.get("signatures")
-    if not isinstance(payload_type, str) or not payload_type:
+    if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
         raise PayloadInvalidError(f"{what} has no payloadType")
     if not isinstance(payload, str):
         raise PayloadInvalidError(f"{what} has no payload")
@@ -177,7 +187,7 @@ def parse_statement(payload: bytes, what: str = "in-toto statement") -> Statemen
     """Parse the DSSE payload as an in-toto statement; :class:`PayloadInvalidError` when it is not one."""
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
         raise PayloadInvalidError(f"{what} is not valid JSON") from None
     if not isinstance(doc, dict):
         raise PayloadInvalidError(f"{what} is not a JSON object")

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from verifier.cosign._crypto import verify_bytes
+from verifier.cosign._budget import Downloads
+from verifier.cosign._crypto import MALFORMED_MATERIAL, malformed, verify_bytes
 from verifier.cosign._keys import VerifyingKey
 from verifier.cosign._layout import (
     SIMPLE_SIGNING_MEDIA_TYPE,
@@ -22,6 +23,7 @@ from verifier.cosign._layout import (
 )
 from verifier.cosign._payload import SimpleSigningPayload
 from verifier.errors import (
+    DownloadBudgetError,
     InvalidReferenceError,
     LimitExceededError,
     ManifestUnknownError,
@@ -182,6 +184,22 @@ def check_simple_signature(
     must name ``digest``, then ``image``'s repository (unless ``check_reference`` is off), then carry
     every ``annotations`` pair.
     """
+    try:
+        return _check_simple_signature(layer, payload, keys, image, digest, annotations, check_reference)
+    except MALFORMED_MATERIAL as exc:
+        error = malformed(str(layer.descriptor.digest), exc)
+        return SignatureCheck(str(layer.descriptor.digest), error.code, error.message)
+
+
+def _check_simple_signature(
+    layer: SignatureLayer,
+    payload: bytes,
+    keys: Sequence[NamedKey],
+    image: Reference,
+    digest: Digest,
+    annotations: Mapping[str, str] | None,
+    check_reference: bool,
+) -> SignatureCheck:
     where = str(layer.descriptor.digest)
     if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
         return SignatureCheck(where, UNSUPPORTED_LAYER, f"layer media type {layer.media_type} is not a signature")
@@ -236,13 +254,13 @@ def check_claims(
     return verdict(OK, f"signature verified with key {signer!r}")
 
 
-async def _fetch_payload(client: RegistryClient, repository: Reference, layer: SignatureLayer) -> bytes:
+async def _fetch_payload(client: RegistryClient, downloads: Downloads, layer: SignatureLayer) -> bytes:
     limit = client.limits.max_payload_bytes
     if layer.descriptor.size > limit:
         raise LimitExceededError(
             f"signature payload {layer.descriptor.digest} is {layer.descriptor.size} bytes, limit {limit}"
         )
-    return await client.get_blob(repository, layer.descriptor.digest, max_bytes=limit)
+    return await downloads.blob(layer.descriptor, max_bytes=limit, limit_name="max_payload_bytes")
 
 
 #: signature layers of one image with, for each, its payload bytes or why it could not be fetched
@@ -252,25 +270,31 @@ FetchedSignatures = list[tuple[SignatureLayer, bytes | SealgateError]]
 async def fetch_signatures(client: RegistryClient, repository: Reference, digest: Digest) -> FetchedSignatures:
     """The simple-signing layers at ``<repository>:<alg>-<hex>.sig`` with their payloads, fetched in parallel.
 
-    Raises :class:`NoSignaturesError` when there are none; registry failures propagate as ``RegistryError``.
-    A payload that fails its own fetch (too large, digest mismatch) is returned as the error, per layer.
+    Raises :class:`NoSignaturesError` when there are none; registry failures propagate as ``RegistryError``
+    (so does :class:`DownloadBudgetError`: each distinct payload is fetched once, all within
+    ``limits.max_verification_bytes``). A payload that fails its own fetch (too large, digest mismatch) is
+    returned as the error, per layer.
     """
     tag_ref = repository.with_tag(attachment_tag(digest))
     try:
         manifest = await client.get_manifest(tag_ref, accept=(OCI_MANIFEST, DOCKER_MANIFEST))
     except ManifestUnknownError:
         raise NoSignaturesError(f"no signatures found for {repository.name}@{digest}") from None
+    downloads = Downloads(client, repository)
+    downloads.fetched(manifest)
     layers = parse_signature_manifest(manifest, max_layers=client.limits.max_signatures)
     wanted = [layer for layer in layers if layer.media_type == SIMPLE_SIGNING_MEDIA_TYPE]
     if not wanted:
         raise NoSignaturesError(f"no signatures found for {repository.name}@{digest} ({tag_ref.tag} has none)")
     fetched = await asyncio.gather(
-        *(_fetch_payload(client, repository, layer) for layer in wanted), return_exceptions=True
+        *(_fetch_payload(client, downloads, layer) for layer in wanted), return_exceptions=True
     )
     results: FetchedSignatures = []
     for layer, outcome in zip(wanted, fetched, strict=True):
         if isinstance(outcome, BaseException) and not isinstance(outcome, SealgateError):
             raise outcome
+        if isinstance(outcome, DownloadBudgetError):
+            raise outcome  # the whole image is over budget, not this layer
         results.append((layer, outcome))
     return results
 

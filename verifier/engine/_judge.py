@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from verifier.cosign import (
     CERTIFICATE_ANNOTATION,
     COSIGN_SIGN_PREDICATE,
+    MALFORMED_MATERIAL,
     SIMPLE_SIGNING_MEDIA_TYPE,
     Attachment,
     SignatureCheck,
@@ -20,13 +21,20 @@ from verifier.cosign import (
     check_attestation,
     check_claims,
     check_simple_signature,
+    malformed,
     sigstore_bundle_verifier,
 )
 from verifier.engine._decision import PolicyResult
 from verifier.errors import SealgateError, SignatureInvalidError
 from verifier.oci import Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
-from verifier.sigstore import TrustedRoot, VerifiedSignature, verify_bundle, verify_legacy_keyless
+from verifier.sigstore import (
+    TrustedRoot,
+    VerifiedSignature,
+    statement_subject_matches,
+    verify_bundle,
+    verify_legacy_keyless,
+)
 
 __all__ = ["check_signature", "judge"]
 
@@ -63,7 +71,20 @@ def _bundle(authority: CompiledAuthority, bundle: bytes, digest: Digest) -> Veri
 def check_signature(
     authority: CompiledAuthority, found: Attachment, image: Reference, digest: Digest
 ) -> SignatureCheck:
-    """One signature attachment (any layout) judged for one authority (key or keyless)."""
+    """One signature attachment (any layout) judged for one authority (key or keyless).
+
+    Untrusted material is judged on its own: whatever a parser or crypto library raises on it becomes this
+    candidate's failure (MATERIAL_INVALID), never an internal error that would hide the other candidates.
+    """
+    try:
+        return _check_signature(authority, found, image, digest)
+    except MALFORMED_MATERIAL as exc:
+        return _fail(str(found.digest), malformed(str(found.digest), exc))
+
+
+def _check_signature(
+    authority: CompiledAuthority, found: Attachment, image: Reference, digest: Digest
+) -> SignatureCheck:
     where = str(found.digest)
     if isinstance(found.payload, SealgateError):
         return _fail(where, found.payload)
@@ -93,13 +114,41 @@ def check_signature(
         verified = _bundle(authority, found.bundle, digest)
     except SealgateError as exc:
         return _fail(where, exc)
-    predicate = (verified.statement or {}).get("predicateType") if verified.kind == "dsse" else None
-    if verified.kind == "dsse" and predicate != COSIGN_SIGN_PREDICATE:
-        return SignatureCheck(where, "NOT_A_SIGNATURE", f"bundle holds a {predicate} attestation, not a signature")
+    # only cosign's own statement over this digest is an image signature (README "Keyless and bundles")
+    problem = _statement_problem(verified, digest, COSIGN_SIGN_PREDICATE)
+    if problem is not None:
+        return SignatureCheck(where, "NOT_A_SIGNATURE", problem[1])
     return SignatureCheck(where, OK, f"signature bundle verified for {authority.name!r}", key=authority.name)
 
 
+def _statement_problem(verified: VerifiedSignature, digest: Digest, predicate_type: str) -> tuple[str, str] | None:
+    """(code, reason) when a verified bundle does not state ``predicate_type`` about ``digest``, else None.
+
+    Only an in-toto statement in a DSSE envelope states anything: a message signature (``cosign sign-blob``)
+    verifies over any bytes that hash to the digest - the image manifest itself - and says nothing about an
+    image. The statement's predicateType must be the one wanted and a subject must name the image digest.
+    """
+    if verified.kind != "dsse" or verified.statement is None:
+        return "NOT_A_SIGNATURE", "bundle holds a message signature (sign-blob), not an in-toto statement"
+    predicate = verified.statement.get("predicateType")
+    if predicate != predicate_type:
+        return "PREDICATE_MISMATCH", f"bundle states {str(predicate)[:100]}, not {predicate_type}"
+    if not statement_subject_matches(verified.statement, digest):
+        return "ARTIFACT_MISMATCH", f"bundle statement's subject is not the image digest {digest}"
+    return None
+
+
 def _attestation(
+    authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str
+) -> SignatureCheck:
+    """One attestation candidate for one authority; malformed material fails this candidate only."""
+    try:
+        return _check_attestation(authority, found, digest, predicate_type)
+    except MALFORMED_MATERIAL as exc:
+        return _fail(str(found.digest), malformed(str(found.digest), exc))
+
+
+def _check_attestation(
     authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str
 ) -> SignatureCheck:
     where = str(found.digest)
@@ -120,9 +169,9 @@ def _attestation(
         verified = _bundle(authority, found.bundle, digest)
     except SealgateError as exc:
         return _fail(where, exc)
-    predicate = (verified.statement or {}).get("predicateType")
-    if predicate != predicate_type:
-        return SignatureCheck(where, "PREDICATE_MISMATCH", f"attestation is {predicate}, not {predicate_type}")
+    problem = _statement_problem(verified, digest, predicate_type)
+    if problem is not None:
+        return SignatureCheck(where, *problem)
     return SignatureCheck(
         where, OK, f"{predicate_type} attestation verified for {authority.name!r}", key=authority.name
     )

@@ -7,7 +7,6 @@ files, through the ``key_loader`` it is given. Every problem found is collected;
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -27,7 +26,7 @@ from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry
 from verifier.policy._models import API_VERSION, Authority, ImagePolicy, Settings
 from verifier.policy._problems import one_line, validation_problems, where
 from verifier.policy._select import CompiledNamespaceSelector
-from verifier.sigstore import Identity, TrustedRoot
+from verifier.sigstore import Identity, TrustedRoot, read_trust_root
 
 __all__ = [
     "CompiledAttestation",
@@ -261,11 +260,6 @@ def _header_problems(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _trusted_root(path: str | None) -> TrustedRoot:
-    return TrustedRoot.production() if path is None else TrustedRoot.from_file(path)
-
-
 def _keyless(authority: Authority, base: Path) -> tuple[Identity, TrustedRoot, str]:
     """(identity, trusted root, canonical text of the root) of a keyless authority; ConfigError when unusable."""
     ref = authority.keyless
@@ -274,15 +268,13 @@ def _keyless(authority: Authority, base: Path) -> tuple[Identity, TrustedRoot, s
     identity = Identity(
         subject=ref.identity, subject_regexp=ref.identity_reg_exp, issuer=ref.issuer, issuer_regexp=ref.issuer_reg_exp
     )
-    path: str | None = None
-    if ref.trusted_root is not None:
-        given = Path(ref.trusted_root)
-        path = str(given if given.is_absolute() else base / given)
-    try:
-        root_text = Path(path).read_bytes() if path else b"production"
-    except OSError as exc:
-        raise ConfigError(f"cannot read trusted root {path}: {exc.strerror}") from None
-    return identity, _trusted_root(path), hashlib.sha256(root_text).hexdigest()
+    if ref.trusted_root is None:
+        return identity, TrustedRoot.production(), hashlib.sha256(b"production").hexdigest()
+    given = Path(ref.trusted_root)
+    path = str(given if given.is_absolute() else base / given)
+    # parsed roots are cached by content, so a file replaced between two policy loads is read anew
+    raw = read_trust_root(path)
+    return identity, TrustedRoot.from_content(raw, source=path), hashlib.sha256(raw).hexdigest()
 
 
 def _load_key(authority: Authority, base: Path, key_loader: KeyLoader) -> NamedKey:

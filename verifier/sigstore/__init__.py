@@ -41,7 +41,7 @@ from verifier.sigstore._tlog import (
     verify_inclusion_proof,
     verify_set,
 )
-from verifier.sigstore._trust import CertificateAuthority, LogKey, TimeRange, TrustedRoot
+from verifier.sigstore._trust import CertificateAuthority, LogKey, TimeRange, TrustedRoot, read_trust_root
 from verifier.sigstore._tsa import MAX_TIMESTAMPS, verify_timestamp, verify_timestamps
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "parse_checkpoint",
     "parse_envelope",
     "parse_statement",
+    "read_trust_root",
     "statement_subject_matches",
     "verify_bundle",
     "verify_certificate",

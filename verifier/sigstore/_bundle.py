@@ -26,11 +26,12 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from verifier.cosign import VerifyingKey, key_id, verify_bytes
+from verifier.cosign._dsse_layer import is_utf8
 from verifier.errors import (
     ArtifactMismatchError,
     BundleInvalidError,
@@ -204,7 +205,7 @@ def parse_bundle(bundle: bytes | str | Mapping[str, Any], *, max_bytes: int = MA
             raise _E(f"bundle is larger than {max_bytes} bytes")
         try:
             doc: Any = json.loads(bundle)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
             raise _E("bundle is not valid JSON") from None
     else:
         doc = bundle
@@ -251,8 +252,8 @@ def parse_bundle(bundle: bytes | str | Mapping[str, Any], *, max_bytes: int = MA
 def _envelope(doc: Any) -> Envelope:
     doc = require_mapping(doc, "dsseEnvelope", _E)
     payload_type = doc.get("payloadType")
-    if not isinstance(payload_type, str) or not payload_type:
-        raise _E("dsseEnvelope.payloadType is missing")
+    if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
+        raise _E("dsseEnvelope.payloadType is missing or not UTF-8 text")
     payload = b64decode(doc.get("payload"), "dsseEnvelope.payload", _E)
     sigs = doc.get("signatures")
     if not isinstance(sigs, list) or len(sigs) != 1:
@@ -386,7 +387,10 @@ def verify_bundle(
     if identity is not None:
         if parsed.certificate is None:
             raise BundleInvalidError("bundle is signed with a public key, not a certificate: verify it with a key")
-        verifying_key = parsed.certificate.public_key()
+        try:
+            verifying_key = parsed.certificate.public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            raise CertificateInvalidError("signing certificate has an unsupported or malformed public key") from None
         if not isinstance(verifying_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
             raise CertificateInvalidError(f"unsupported certificate key type {type(verifying_key).__name__}")
     else:

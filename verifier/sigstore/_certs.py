@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from verifier.errors import CertificateInvalidError
-from verifier.sigstore._identity import Identity
+from verifier.sigstore._identity import Identity, certificate_extensions
 from verifier.sigstore._trust import CertificateAuthority, LogKey, TrustedRoot
 
 __all__ = ["check_leaf_profile", "verify_certificate", "verify_chain", "verify_sct"]
@@ -34,7 +34,7 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
 
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        return bool(certificate_extensions(cert).get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
 
@@ -47,8 +47,24 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
+def _name(cert: x509.Certificate, which: str) -> str | None:
+    """The certificate's subject or issuer as RFC 4514 text; None when the (lazily parsed) name is malformed."""
+    try:
+        name: x509.Name = cert.subject if which == "subject" else cert.issuer
+        return name.rfc4514_string()
+    except ValueError:
+        return None
+
+
+def _extends_paths(cert: x509.Certificate) -> bool:
+    """Self-issued certificates never extend a path; nor do ones whose names cannot even be parsed."""
+    subject, issuer = _name(cert, "subject"), _name(cert, "issuer")
+    return subject is not None and issuer is not None and subject != issuer
+
+
 def _describe(cert: x509.Certificate) -> str:
-    subject = cert.subject.rfc4514_string() or "(empty subject)"
+    subject = _name(cert, "subject")
+    subject = "(malformed subject)" if subject is None else subject or "(empty subject)"
     return (
         f"{subject} [{cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} .. {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}]"
     )
@@ -59,7 +75,7 @@ def check_leaf_profile(cert: x509.Certificate) -> None:
     if _is_ca(cert):
         raise CertificateInvalidError("signing certificate is a CA certificate")
     try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = certificate_extensions(cert).get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         raise CertificateInvalidError("signing certificate has no extended key usage (codeSigning required)") from None
     except ValueError as exc:
@@ -67,7 +83,7 @@ def check_leaf_profile(cert: x509.Certificate) -> None:
     if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
         raise CertificateInvalidError("signing certificate lacks the codeSigning extended key usage")
     try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        ku = certificate_extensions(cert).get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return
     if not ku.digital_signature:
@@ -76,7 +92,7 @@ def check_leaf_profile(cert: x509.Certificate) -> None:
 
 def _paths(intermediates: Sequence[x509.Certificate], ca: CertificateAuthority) -> list[tuple[x509.Certificate, ...]]:
     paths = [ca.chain]
-    extra = tuple(c for c in intermediates if c.subject != c.issuer)
+    extra = tuple(c for c in intermediates if _extends_paths(c))
     if extra:
         paths.append(extra + (ca.root,))
     return paths
@@ -124,8 +140,8 @@ def verify_chain(
     if reasons:
         raise CertificateInvalidError(f"signing certificate chain invalid: {reasons[0]}")
     raise CertificateInvalidError(
-        f"signing certificate (issuer {cert.issuer.rfc4514_string()!r}) does not chain to a certificate authority "
-        f"of {trusted_root.source}"
+        f"signing certificate (issuer {_name(cert, 'issuer') or '(malformed)'!r}) does not chain to a certificate "
+        f"authority of {trusted_root.source}"
     )
 
 
@@ -171,7 +187,8 @@ def _verify_with_log(log: LogKey, signature: bytes, data: bytes) -> bool:
 def verify_sct(cert: x509.Certificate, issuer: x509.Certificate, trusted_root: TrustedRoot) -> datetime:
     """Verify an embedded SCT with a CT log key of the trusted root; return its time. Raises otherwise."""
     try:
-        scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+        extensions = certificate_extensions(cert)
+        scts = extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
     except x509.ExtensionNotFound:
         raise CertificateInvalidError("signing certificate has no embedded SCT (certificate transparency)") from None
     except ValueError as exc:

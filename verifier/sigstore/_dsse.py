@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.cosign import VerifyingKey, verify_bytes
-from verifier.cosign._dsse_layer import pae
+from verifier.cosign._dsse_layer import is_utf8, pae
 from verifier.errors import EnvelopeInvalidError, SignatureInvalidError
 from verifier.oci import Digest
 from verifier.sigstore._util import b64decode, require_mapping
@@ -59,7 +59,7 @@ class Envelope:
 def _load_json(raw: bytes | str, what: str) -> Any:
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
         raise EnvelopeInvalidError(f"{what} is not valid JSON") from None
 
 
@@ -68,7 +68,7 @@ def parse_envelope(raw: bytes | str | Mapping[str, Any]) -> Envelope:
     doc = raw if isinstance(raw, Mapping) else _load_json(raw, "DSSE envelope")
     doc = require_mapping(doc, "DSSE envelope", EnvelopeInvalidError)
     payload_type = doc.get("payloadType")
-    if not isinstance(payload_type, str) or not payload_type:
+    if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
         raise EnvelopeInvalidError("DSSE envelope: missing payloadType")
     payload = b64decode(doc.get("payload"), "DSSE envelope payload", EnvelopeInvalidError)
     sigs = doc.get("signatures")

@@ -19,7 +19,7 @@ from cryptography import x509
 
 from verifier.errors import CertificateInvalidError, ConfigError, IdentityMismatchError
 
-__all__ = ["Identity", "certificate_identities", "certificate_issuer"]
+__all__ = ["Identity", "certificate_extensions", "certificate_identities", "certificate_issuer"]
 
 OIDC_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OIDC_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -56,10 +56,19 @@ def _der_value(data: bytes) -> bytes | None:
     return data[start:]
 
 
+def certificate_extensions(cert: x509.Certificate) -> x509.Extensions:
+    """The certificate's extensions; :class:`CertificateInvalidError` when they cannot be parsed (malformed DER
+    of a known extension, or one extension twice): attacker-made certificates are judged, never crash."""
+    try:
+        return cert.extensions
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise CertificateInvalidError(f"certificate has malformed extensions ({str(exc)[:120]})") from None
+
+
 def certificate_identities(cert: x509.Certificate) -> list[str]:
     """Every SAN value cosign matches an identity against: emails, URIs, DNS names, IPs, the otherName."""
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = certificate_extensions(cert).get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
     except ValueError as exc:
@@ -79,7 +88,7 @@ def certificate_identities(cert: x509.Certificate) -> list[str]:
 
 def _extension_bytes(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> bytes | None:
     try:
-        ext = cert.extensions.get_extension_for_oid(oid)
+        ext = certificate_extensions(cert).get_extension_for_oid(oid)
     except x509.ExtensionNotFound:
         return None
     value = ext.value

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -48,7 +49,7 @@ def verify_rekor_set(bundle_annotation: bytes | str | Mapping[str, Any], trusted
             raise BundleInvalidError("Rekor bundle annotation is too large")
         try:
             doc: Any = json.loads(bundle_annotation)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
             raise BundleInvalidError("Rekor bundle annotation is not valid JSON") from None
     else:
         doc = bundle_annotation
@@ -120,7 +121,7 @@ def check_rekor_entry_matches(
 def _load_certs(pem: str, what: str) -> list[x509.Certificate]:
     try:
         return x509.load_pem_x509_certificates(pem.encode())
-    except ValueError:
+    except ValueError:  # also UnicodeEncodeError (lone surrogates)
         raise CertificateInvalidError(f"{what} is not a PEM certificate") from None
 
 
@@ -151,7 +152,10 @@ def verify_legacy_keyless(
         )
     intermediates = chain[:-1] if len(chain) >= 2 else chain
     verify_certificate(cert, intermediates, trusted_root, at=at, identity=identity, require_sct=require_sct)
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise CertificateInvalidError("signing certificate has an unsupported or malformed public key") from None
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise CertificateInvalidError(f"unsupported certificate key type {type(key).__name__}")
     if signature and not verify_bytes(key, signature, payload):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
@@ -73,7 +73,7 @@ class RekorEntry:
     def body_json(self) -> dict[str, Any]:
         try:
             doc = json.loads(self.body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
             raise TransparencyLogError("log entry body is not valid JSON") from None
         if not isinstance(doc, dict):
             raise TransparencyLogError("log entry body is not a JSON object")
@@ -281,7 +281,7 @@ def _der_from_pem(value: Any, what: str) -> bytes:
         if b"CERTIFICATE" in pem.split(b"-----", 2)[1]:
             return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
         key = serialization.load_pem_public_key(pem)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise TransparencyLogError(f"{what}: not a PEM certificate or public key") from None
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 

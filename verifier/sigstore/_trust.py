@@ -35,6 +35,7 @@ __all__ = [
     "TimeRange",
     "TrustedRoot",
     "MAX_TRUST_ROOT_BYTES",
+    "read_trust_root",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -227,7 +228,9 @@ class TrustedRoot:
                 raise TrustRootError(f"{source}: not UTF-8 text") from None
         try:
             return cls.from_dict(json.loads(raw), source=source)
-        except json.JSONDecodeError:
+        except RecursionError:
+            raise TrustRootError(f"{source}: JSON nested too deeply") from None
+        except ValueError:
             lines = [line for line in raw.splitlines() if line.strip()]
             if len(lines) < 2:
                 raise TrustRootError(f"{source}: not valid JSON") from None
@@ -235,22 +238,21 @@ class TrustedRoot:
         for n, line in enumerate(lines, 1):
             try:
                 doc = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 raise TrustRootError(f"{source}: line {n} is not valid JSON") from None
             roots.append(cls.from_dict(doc, source=f"{source}:{n}"))
         return cls.merge(roots, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrustedRoot:
-        p = Path(path)
-        try:
-            with p.open("rb") as fh:
-                raw = fh.read(MAX_TRUST_ROOT_BYTES + 1)
-        except OSError as exc:
-            raise TrustRootError(f"cannot read trusted root {p}: {exc.strerror or exc}") from None
-        if len(raw) > MAX_TRUST_ROOT_BYTES:
-            raise TrustRootError(f"trusted root {p} is larger than {MAX_TRUST_ROOT_BYTES} bytes")
-        return cls.from_json(raw, source=str(p))
+        """The root in ``path``, parsed once per distinct content: a changed file is read anew, never served
+        from a cache keyed by its name (policy reloads pick up a replaced root)."""
+        return cls.from_content(read_trust_root(path), source=str(path))
+
+    @classmethod
+    def from_content(cls, raw: bytes, *, source: str) -> TrustedRoot:
+        """Like :meth:`from_json`, cached by the SHA-256 of ``raw`` (and ``source``, which errors name)."""
+        return _by_content(hashlib.sha256(raw).hexdigest(), source, raw)
 
     @classmethod
     @functools.cache  # noqa: B019 - two packaged roots, immutable, read once per process
@@ -298,3 +300,32 @@ class TrustedRoot:
             f"TrustedRoot({self.source!r}, tlogs={len(self.tlogs)}, ctlogs={len(self.ctlogs)}, "
             f"cas={len(self.certificate_authorities)}, tsas={len(self.timestamp_authorities)})"
         )
+
+
+def read_trust_root(path: str | Path) -> bytes:
+    """The bytes of a trusted root file (at most :data:`MAX_TRUST_ROOT_BYTES`); :class:`TrustRootError` otherwise."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_TRUST_ROOT_BYTES + 1)
+    except OSError as exc:
+        raise TrustRootError(f"cannot read trusted root {p}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_TRUST_ROOT_BYTES:
+        raise TrustRootError(f"trusted root {p} is larger than {MAX_TRUST_ROOT_BYTES} bytes")
+    return raw
+
+
+#: parsed roots by (SHA-256 of the content, source); a few distinct roots per process
+_PARSED: dict[tuple[str, str], TrustedRoot] = {}
+_MAX_PARSED = 64
+
+
+def _by_content(content_hash: str, source: str, raw: bytes) -> TrustedRoot:
+    key = (content_hash, source)
+    root = _PARSED.get(key)
+    if root is None:
+        root = TrustedRoot.from_json(raw, source=source)
+        if len(_PARSED) >= _MAX_PARSED:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = root
+    return root

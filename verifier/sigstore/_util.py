@@ -27,6 +27,8 @@ _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$"
 )
 
+_INT64_MAX = 2**63 - 1
+
 #: protobuf-specs HashAlgorithm names -> hashlib names
 _HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512", "SHA3_256": "sha3_256"}
 
@@ -95,6 +97,8 @@ def int_field(
         _fail(error, f"{what}.{key}: expected an integer")
     if value < 0:
         _fail(error, f"{what}.{key}: must not be negative ({value})")
+    if value > _INT64_MAX:
+        _fail(error, f"{what}.{key}: larger than an int64")
     return value
 
 
