@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -97,17 +99,38 @@ class SingleFlight(Generic[K, V]):
         left = remaining()
         if left is None:
             return await asyncio.shield(task)
-        timeout = asyncio.timeout(max(left, 0.0))
+        mine = time.monotonic() + left
         try:
-            async with timeout:
-                with following(timeout):  # nested shared work: this wait moves with the outer deadline
-                    return await asyncio.shield(task)
-        except TimeoutError:
-            if not timeout.expired():
-                raise
+            return await _wait(task, left)
+        except _OwnDeadline:
+            shared = deadline.when
+            if shared is not None and shared <= mine:
+                # the work is bound by this same deadline and ends with its own reason (naming the registry)
+                with contextlib.suppress(_OwnDeadline):
+                    return await _wait(task, _GRACE)
             raise RegistryUnavailableError(
                 "request deadline reached while waiting for a registry verification already in progress"
             ) from None
 
     def __len__(self) -> int:
         return len(self._inflight)
+
+
+#: how long a caller whose deadline has passed still waits for shared work bound by that same deadline
+_GRACE = 1.0
+
+
+class _OwnDeadline(Exception):
+    """The caller's own wait ran out (as opposed to a TimeoutError raised by the work)."""
+
+
+async def _wait(task: asyncio.Task[V], seconds: float) -> V:
+    timeout = asyncio.timeout(max(seconds, 0.0))
+    try:
+        async with timeout:
+            with following(timeout):  # nested shared work: this wait moves with the outer deadline
+                return await asyncio.shield(task)
+    except TimeoutError:
+        if timeout.expired():
+            raise _OwnDeadline from None
+        raise
