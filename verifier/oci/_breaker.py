@@ -44,6 +44,7 @@ __all__ = [
 K = TypeVar("K")
 V = TypeVar("V")
 
+
 class SharedDeadline:
     """The deadline of work several requests wait for: the latest of theirs, or none once one of them has none.
 

@@ -363,9 +363,7 @@ def _compile_policy(
 
 def _policy_warnings(policy: CompiledPolicy) -> list[str]:
     images = glob_warnings(policy.source, "spec.images", policy.images, require_digest=policy.require_digest)
-    return images + authority_warnings(
-        policy.source, policy.authorities
-    )
+    return images + authority_warnings(policy.source, policy.authorities)
 
 
 def _cross_field_problems(spec: object) -> list[tuple[str, str]]:
