@@ -8,7 +8,10 @@ None of these stop a policy from loading; each names the field it is about:
   pulls the digest whatever tag is written beside it), and an exemption by tag follows whoever can push the tag;
 - authorities that can never be told apart (the same key, or the same keyless identity, issuer and trust root):
   one signature satisfies them all and counts once toward ``threshold``;
-- a keyless ``issuerRegExp`` that accepts any OIDC issuer.
+- a keyless ``issuerRegExp`` that accepts any OIDC issuer;
+- an image glob that can match no reference: a literal repository component or tag that no image reference can
+  have (``App``, ``-app``, ``a..b``; a tag starting with ``.`` or ``-``). (``**/**`` is not one: consecutive ``**``
+  are one, so it is ``**``.)
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
+from verifier.errors import InvalidReferenceError
+from verifier.oci import Reference
 from verifier.policy._glob import ImageGlob
 
 if TYPE_CHECKING:
@@ -35,6 +40,23 @@ def _port(glob: ImageGlob) -> str:
     return f" on port {port}" if colon and port.strip("*?") else ""
 
 
+def _matches_nothing(glob: ImageGlob) -> str | None:
+    """Why ``glob`` can match no image reference, or None."""
+    path = glob.text.split("@")[0]
+    if glob.tag is not None:
+        path = path[: -len(glob.tag) - 1]
+    for segment in path.split("/")[1:]:
+        if "*" in segment or "?" in segment:
+            continue
+        try:
+            Reference.parse(f"registry.invalid/{segment}")
+        except InvalidReferenceError:
+            return f"no image reference has a repository component {segment!r}"
+    if glob.tag is not None and glob.tag[0] in ".-":
+        return f"no image tag starts with {glob.tag[0]!r}"
+    return None
+
+
 def glob_warnings(
     at: str, field: str, globs: Sequence[ImageGlob], *, exemption: bool = False, require_digest: bool = False
 ) -> list[str]:
@@ -42,6 +64,9 @@ def glob_warnings(
     out: list[str] = []
     for i, glob in enumerate(globs):
         where = f"{at}: {field}[{i}]: {glob.source!r}"
+        nothing = _matches_nothing(glob)
+        if nothing is not None:
+            out.append(f"{where} can match no image: {nothing}")
         if glob.matches_every_registry and not exemption:
             port = _port(glob)
             reach = f"every registry host{port}" if port else "every registry"

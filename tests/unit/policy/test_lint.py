@@ -40,7 +40,24 @@ def test_globs_that_reach_any_host_are_flagged(glob: str, fragment: str) -> None
     assert "spec.images[0]" in warning and fragment in warning
 
 
-@pytest.mark.parametrize("glob", ["registry.example.com/team/**", "*.gcr.io/**", "127.0.0.1:5000/**", "reg.io/a:*"])
+@pytest.mark.parametrize(
+    ("glob", "fragment"),
+    [
+        pytest.param("reg.io/-app", "no image reference has a repository component '-app'", id="leading dash"),
+        pytest.param("reg.io/team/a..b/**", "repository component 'a..b'", id="double dot"),
+        pytest.param("reg.io/app:.*", "no image tag starts with '.'", id="tag starting with a dot"),
+        pytest.param("reg.io/app:-x", "no image tag starts with '-'", id="tag starting with a dash"),
+    ],
+)
+def test_globs_that_can_match_nothing_are_flagged(glob: str, fragment: str) -> None:
+    warnings = _warnings(policy_doc(images=[glob]))
+    assert any("can match no image" in w and fragment in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    "glob",
+    ["registry.example.com/team/**", "*.gcr.io/**", "127.0.0.1:5000/**", "reg.io/a:*", "reg.io/a_b/c-d/e.f", "nginx"],
+)
 def test_globs_pinned_to_a_host_are_not_flagged(glob: str) -> None:
     assert _warnings(policy_doc(images=[glob])) == []
 
