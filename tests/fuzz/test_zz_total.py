@@ -9,7 +9,7 @@ from tests.fuzz.conftest import COUNTS
 
 #: the fuzz tests of this folder and the examples each runs by default (before SEALGATE_FUZZ_SCALE)
 TARGETS = {
-    "hostile reviews": 4500,
+    "hostile reviews": 4000,
     "malformed bodies": 1500,
     "ephemeral containers": 1000,
     "registry answers": 2500,

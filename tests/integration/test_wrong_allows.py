@@ -7,7 +7,8 @@ case that must still be admitted.
 - `threshold: 2` needs two signers: two authorities with one key, or one key signing twice, is one; keyless
   authorities whose identity patterns overlap are not satisfied twice by one identity;
 - a well-formed review above the body limit is an AdmissionReview denial naming the limit, not an HTTP 413 that
-  the API server's failurePolicy would turn into an admission.
+  the API server's failurePolicy would turn into an admission;
+- an image volume (`volumes[].image.reference`) is pulled like a container image and verified like one.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ class Hook:
         return response.status_code, response.json()
 
     def admit(self, *images: str) -> dict:
-        doc = review(with_images(shape("pod"), list(images)))
+        return self.admit_object(with_images(shape("pod"), list(images)))
+
+    def admit_object(self, obj: dict) -> dict:
+        doc = review(obj)
         status, answer = self.post(doc)
         assert status == 200, answer
         assert answer["response"]["uid"] == doc["request"]["uid"]
@@ -232,3 +236,24 @@ def test_a_well_formed_review_above_the_limit_is_denied_by_uid_not_left_to_the_f
     assert f"above the {MAX_BODY}-byte limit" in response["status"]["message"]
     # the legitimate case: the same signed image in a review of ordinary size
     assert env["hook"].admit(ref)["allowed"] is True
+
+
+# --- image volumes -------------------------------------------------------------------------------------------
+
+
+def test_an_unsigned_image_volume_beside_a_signed_container_is_denied(env, pushed_image):
+    app, _ = pushed_image(env["registry"], repo="infra/app", tag="v1")
+    tools, _ = pushed_image(env["registry"], repo="infra/tools", tag="v1")
+    _sign(env, app)
+    obj = with_images(shape("pod"), [app])
+    obj["spec"]["volumes"] = [{"name": "tools", "image": {"reference": tools, "pullPolicy": "IfNotPresent"}}]
+    answer = env["hook"].admit_object(obj)
+    assert answer["allowed"] is False, answer
+    assert (
+        f'spec.volumes[0].image.reference "{tools}": policy "infra": no signatures found'
+        in (answer["status"]["message"])
+    )
+    signed_tools, _ = pushed_image(env["registry"], repo="infra/tools", tag="signed")
+    _sign(env, signed_tools)  # the legitimate case: a signed image volume
+    obj["spec"]["volumes"][0]["image"]["reference"] = signed_tools
+    assert env["hook"].admit_object(obj)["allowed"] is True
