@@ -16,8 +16,9 @@ An image glob is ``[registry/]repository[:tag-pattern][@digest]``:
   (``app@sha256:D`` or ``app:1.2@sha256:D``) is matched as if it had no tag: the runtime pulls D and ignores
   the tag, so the tag is cosmetic and whoever writes the pod spec chooses it. Such a reference matches a tag
   pattern only when the pattern is ``*`` ("any tag or none"); ``app:1.2`` never matches ``app:1.2@sha256:D``.
-  ``@sha256:<hex>`` matches exactly that digest. Exemptions, policy selection and ``policy check`` all use
-  :meth:`ImageGlob.matches`, so they agree.
+  ``@sha256:<hex>`` matches exactly that digest. Exemptions and policy selection both use
+  :meth:`ImageGlob.matches`, and ``policy check`` warns from the same :attr:`ImageGlob.names_tag`, so all three
+  agree.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _PATH_CHARS = re.compile(r"[a-z0-9._\-*?]+")
 _TAG_CHARS = re.compile(r"[A-Za-z0-9_.\-*?]+")
 _NAMESPACE_CHARS = re.compile(r"[a-z0-9\-*?]+")
 _WILDCARDS_ONLY = re.compile(r"[*?]+")
-_HOST_WILDCARD_ONLY = re.compile(r"[*?.:\[\]]")
+_HOST_NON_LITERAL = re.compile(r"[*?.:\[\]]")
 
 
 def normalise_registry(host: str) -> str:
@@ -193,7 +194,7 @@ class ImageGlob:
             return True
         host = self.registry[: self.registry.find("]") + 1] if self.registry.startswith("[") else self.registry
         host = host.partition(":")[0] if not host.startswith("[") else host
-        return not _HOST_WILDCARD_ONLY.sub("", host)
+        return not _HOST_NON_LITERAL.sub("", host)
 
     def matches_registry(self, host: str) -> bool:
         """Can an image on ``host`` (``host[:port]``, Docker Hub aliases accepted) match this glob?"""
