@@ -29,6 +29,9 @@ class Limits:
     # --- admission requests (the webhook) ----------------------------------------------------------------
     #: largest AdmissionReview body read (the API server stores objects of at most 3 MiB)
     max_request_bytes: int = 3 * MiB
+    #: largest body read at all: a review above ``max_request_bytes`` but within this is read only for its uid and
+    #: answered with a denial naming the limit (an AdmissionReview, not an HTTP error the failurePolicy decides)
+    max_oversized_request_bytes: int = 16 * MiB
     #: images verified for one admission request; more is a denial naming this limit
     max_images_per_request: int = 64
 

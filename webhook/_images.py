@@ -1,5 +1,10 @@
 """Which container images an admission request asks sealgate to verify, each with its field path.
 
+Images come from the PodSpec's three container lists (``containers``, ``initContainers``,
+``ephemeralContainers``: each entry's ``image``) and from its image volumes (``volumes[].image.reference``,
+the ImageVolume source of Kubernetes 1.31+: the kubelet pulls that image too, so it is verified like a
+container's).
+
 Pure and total: it never raises. A kind sealgate does not know, or an object whose pod spec is not shaped
 like one, gives :class:`Unsupported` (the webhook answers with a denial: fail closed). A container whose
 ``image`` is missing or not a string is returned with a placeholder image that can never parse as a
@@ -21,6 +26,10 @@ _logger = logging.getLogger(__name__)
 
 #: the three lists of a PodSpec whose entries carry an image, in the order they are reported
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+#: where each list's entries keep their image: a container's ``image``; an image volume's ``image.reference``
+_IMAGE_AT: Mapping[str, tuple[str, ...]] = dict.fromkeys(CONTAINER_LISTS, ("image",)) | {
+    "volumes": ("image", "reference")
+}
 
 _TEMPLATE = ("spec", "template", "spec")
 #: (API group, kind) -> where the PodSpec sits in the object; the core group is ""
@@ -76,7 +85,7 @@ def images_to_verify(req: AdmissionRequest) -> list[ContainerImage] | Unsupporte
     spec = _walk(req.object, path)
     if isinstance(spec, Unsupported):
         return spec
-    lists: tuple[str, ...] = CONTAINER_LISTS
+    lists: tuple[str, ...] = (*CONTAINER_LISTS, "volumes")
     if req.kind.kind == "Pod" and req.sub_resource == _EPHEMERAL_SUBRESOURCE:
         lists = ("ephemeralContainers",)
 
@@ -98,13 +107,15 @@ def images_to_verify(req: AdmissionRequest) -> list[ContainerImage] | Unsupporte
             where = f"{base}.{list_name}[{index}]"
             if not isinstance(entry, Mapping):
                 return Unsupported(f"{where} is not an object")
+            if list_name == "volumes" and "image" not in entry:
+                continue  # another volume source (configMap, emptyDir, ...): nothing to pull
             name = entry.get("name")
-            raw = entry.get("image")
+            raw = _image_of(entry, _IMAGE_AT[list_name])
             if isinstance(name, str) and isinstance(raw, str) and raw in old.get((list_name, name), ()):
                 continue
             found.append(
                 ContainerImage(
-                    field_path=f"{where}.image",
+                    field_path=".".join((where, *_IMAGE_AT[list_name])),
                     image=_image_text(raw),
                     container=name if isinstance(name, str) else "",
                 )
@@ -142,10 +153,27 @@ def _index(spec: Mapping[str, Any], lists: tuple[str, ...]) -> dict[tuple[str, s
         for entry in entries:
             if not isinstance(entry, Mapping):
                 continue
-            name, image = entry.get("name"), entry.get("image")
+            name, image = entry.get("name"), _image_of(entry, _IMAGE_AT[list_name])
             if isinstance(name, str) and isinstance(image, str):
                 index.setdefault((list_name, name), set()).add(image)
     return index
+
+
+@dataclass(frozen=True)
+class _NotAnObject:
+    """A step on the way to an image that is not an object (``volumes[0].image: "x"``)."""
+
+    field: str
+
+
+def _image_of(entry: Mapping[str, Any], path: tuple[str, ...]) -> object:
+    """The value at ``path`` in ``entry`` (None when a step is absent)."""
+    node: object = entry
+    for depth, key in enumerate(path):
+        if not isinstance(node, Mapping):
+            return _NotAnObject(".".join(path[:depth]))
+        node = node.get(key)
+    return node
 
 
 def _image_text(raw: object) -> str:
@@ -153,6 +181,8 @@ def _image_text(raw: object) -> str:
         return raw
     if raw is None:
         return "<no image>"
+    if isinstance(raw, _NotAnObject):
+        return f"<{raw.field} is not an object>"
     if isinstance(raw, bool | int | float):
         text = repr(raw)[:_REPR_MAX]
     else:  # never repr a container: it may be nested a thousand levels deep

@@ -130,7 +130,7 @@ def create_app(
         body = current.metrics.render() if current is not None else b""
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    app.router.routes.append(Route("/validate", endpoint=_ValidateEndpoint(state), methods=["POST"]))
+    app.router.routes.append(Route("/validate", endpoint=_ValidateEndpoint(state, settings), methods=["POST"]))
     app.openapi_schema = None
     base_openapi = app.openapi
 
@@ -181,8 +181,10 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 class _ValidateEndpoint:
     """``POST /validate`` as a raw ASGI app: read the capped body, answer with orjson bytes."""
 
-    def __init__(self, state: Callable[[], _State | None]) -> None:
+    def __init__(self, state: Callable[[], _State | None], settings: WebhookSettings) -> None:
         self._state = state
+        self._cap = settings.max_body_bytes
+        self._read = max(settings.max_body_bytes, settings.max_read_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, payload = await self._handle(scope, receive)
@@ -192,13 +194,18 @@ class _ValidateEndpoint:
 
     async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         current = self._state()
-        if current is None:
-            return 503, _error(503, "webhook is not ready (policies not loaded)")
         started = time.perf_counter()
         try:
-            body = await _read_body(scope, receive, current.settings.max_body_bytes)
-            review = parse_review(body, max_bytes=current.settings.max_body_bytes)
+            body = await _read_body(scope, receive, self._cap, self._read)
+            if current is None or len(body) > self._cap:
+                refused = _refused(body, self._cap, ready=current is not None)
+                if current is not None:
+                    current.metrics.requests.labels("denied").inc()
+                return refused
+            review = parse_review(body, max_bytes=self._cap)
         except ReviewError as exc:
+            if current is None:
+                return exc.status, _error(exc.status, exc.message)
             current.metrics.requests.labels("malformed").inc()
             _logger.info("malformed admission request", extra=fields(status=exc.status, error=exc.message))
             return exc.status, _error(exc.status, exc.message)
@@ -216,9 +223,39 @@ def _error(status: int, message: str) -> bytes:
     return orjson.dumps({"error": message})
 
 
-async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
+def _refused(body: bytes, cap: int, *, ready: bool) -> tuple[int, bytes]:
+    """A review sealgate will not verify (too large, or not ready): a denial by its uid when the body is an
+    AdmissionReview, so the answer is sealgate's (fail closed) rather than the API server's failurePolicy;
+    otherwise the HTTP error (413 or 503)."""
+    if ready:
+        status, message = 413, f"request body of {len(body)} bytes is above the {cap}-byte limit"
+    else:
+        status, message = 503, "webhook is not ready (policies not loaded)"
+    uid = _uid_of(body)
+    if uid is None:
+        raise ReviewError(status, message)
+    _logger.info("admission refused unverified", extra=fields(uid=uid, error=message))
+    answer = review_response(uid, allowed=False, message=f"sealgate did not verify this request: {message}")
+    return 200, orjson.dumps(answer)
+
+
+def _uid_of(body: bytes) -> str | None:
+    """``request.uid`` of an ``admission.k8s.io/v1`` AdmissionReview body, or None."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or doc.get("apiVersion") != "admission.k8s.io/v1":
+        return None
+    request = doc.get("request") if doc.get("kind") == "AdmissionReview" else None
+    uid = request.get("uid") if isinstance(request, dict) else None
+    return uid if isinstance(uid, str) and 0 < len(uid) <= 256 else None
+
+
+async def _read_body(scope: Scope, receive: Receive, cap: int, read: int) -> bytes:
+    """The body, up to ``read`` bytes (413 naming ``cap`` beyond that: ``read`` is never below ``cap``)."""
     for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > cap:
+        if name == b"content-length" and value.isdigit() and int(value) > read:
             raise ReviewError(413, f"request body of {value.decode()} bytes is above the {cap}-byte limit")
     buffer = bytearray()
     while True:
@@ -226,7 +263,7 @@ async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
         if message["type"] == "http.disconnect":
             raise ReviewError(400, "client disconnected before sending the whole body")
         buffer += message.get("body", b"")
-        if len(buffer) > cap:
+        if len(buffer) > read:
             raise ReviewError(413, f"request body is above the {cap}-byte limit")
         if not message.get("more_body", False):
             return bytes(buffer)

@@ -22,6 +22,9 @@ class WebhookSettings(BaseSettings):
     policy_paths: tuple[str, ...] = Field(default=(), min_length=1)
     #: largest AdmissionReview body accepted (default: ``Limits.max_request_bytes``)
     max_body_bytes: int = Field(default=DEFAULT_LIMITS.max_request_bytes, gt=0)
+    #: largest body read at all; one above ``max_body_bytes`` but within this is denied by uid (an AdmissionReview
+    #: naming the limit), one above it gets HTTP 413 (``Limits.max_oversized_request_bytes``)
+    max_read_bytes: int = Field(default=DEFAULT_LIMITS.max_oversized_request_bytes, gt=0)
     #: most images verified for one request; more is a denial naming the limit (``Limits.max_images_per_request``)
     max_images_per_request: int = Field(default=DEFAULT_LIMITS.max_images_per_request, gt=0)
     #: extra CA bundle for registry TLS

@@ -35,6 +35,9 @@ class Gate:
     bad: tuple[str, ...]
     #: images on the trap port: must be denied without any connection
     trapped: tuple[str, ...]
+    #: the PEM public key the good images are signed with (the module's KEY: import the gate, not the key, since
+    #: pytest and ``tests.fuzz.conftest`` are two imports of this file)
+    public_pem: str
 
 
 def policies(host: str):  # type: ignore[no-untyped-def]
@@ -81,5 +84,5 @@ def gate() -> Iterator[Gate]:
         )
         settings = WebhookSettings(policy_paths=("unused",))
         with TestClient(create_app(settings, policies=policies(host))) as client:
-            yield Gate(client, registry, trap, good, bad, trapped)
+            yield Gate(client, registry, trap, good, bad, trapped, public_key_pem(KEY.public_key()).decode())
         assert trap.connections == 0, "the webhook contacted a registry no policy names"

@@ -4,6 +4,9 @@ Properties, for every generated request: no 5xx, no unhandled exception (the app
 uid, and **no allow of an image that should be denied**: an answer that allows a CREATE/UPDATE must have every
 image the object introduces (new, or changed against ``oldObject``) among the signed images. Registries no
 policy names (the trap port) are never contacted (checked when the module's gate closes).
+
+The oracle knows where pod specs and containers are from the Kubernetes API reference, written out below, not
+from the product's own lists (a list the product missed must not be missed by the oracle as well).
 """
 
 from __future__ import annotations
@@ -19,7 +22,36 @@ from hypothesis import strategies as st
 from tests.fuzz._support import examples
 from tests.fuzz.conftest import COUNTS, Gate
 from tools.reviews import pod_spec, review, shape
-from webhook.admission import CONTAINER_LISTS, POD_SPEC_PATHS
+
+# --- the oracle's own map of the Kubernetes API (API reference v1.31, not webhook/) -------------------------
+#: where each admitted kind keeps its PodSpec: Pod ``.spec``; the PodTemplateSpec of ReplicationController
+#: (core/v1), Deployment, ReplicaSet, StatefulSet, DaemonSet (apps/v1) and Job (batch/v1) at ``.spec.template``;
+#: CronJob (batch/v1) at ``.spec.jobTemplate.spec.template``
+ORACLE_POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): ("spec",),
+    ("", "ReplicationController"): ("spec", "template", "spec"),
+    ("apps", "Deployment"): ("spec", "template", "spec"),
+    ("apps", "ReplicaSet"): ("spec", "template", "spec"),
+    ("apps", "StatefulSet"): ("spec", "template", "spec"),
+    ("apps", "DaemonSet"): ("spec", "template", "spec"),
+    ("batch", "Job"): ("spec", "template", "spec"),
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+#: PodSpec fields whose entries (Container, Container, EphemeralContainer) each carry an ``image``
+ORACLE_CONTAINER_LISTS: tuple[str, ...] = ("containers", "initContainers", "ephemeralContainers")
+#: PodSpec ``volumes``: a Volume whose ``image`` (ImageVolumeSource, 1.31+) names an OCI image in ``reference``
+ORACLE_VOLUMES = "volumes"
+
+
+def _entry_image(list_name: str, entry: Mapping[str, Any]) -> tuple[bool, Any]:
+    """(does the entry pull an image, which): a container's ``image``; an image volume's ``image.reference``."""
+    if list_name != ORACLE_VOLUMES:
+        return True, entry.get("image")
+    if "image" not in entry:
+        return False, None  # another volume source
+    source = entry["image"]
+    return True, source.get("reference") if isinstance(source, Mapping) else ["not an object"]
+
 
 FUZZ = settings(
     deadline=None,
@@ -53,7 +85,7 @@ JSON = st.recursive(
     max_leaves=5,
 )
 _SHAPES = {name: shape(name) for name in [*SHAPES, "review-update-pod-ephemeralcontainers"]}
-_STRATEGIES: dict[int, tuple[st.SearchStrategy[Any], st.SearchStrategy[list[Any]]]] = {}
+_STRATEGIES: dict[int, tuple[st.SearchStrategy[Any], st.SearchStrategy[list[Any]], st.SearchStrategy[list[Any]]]] = {}
 
 
 def _shape(name: str) -> dict[str, Any]:
@@ -68,12 +100,27 @@ def containers(gate: Gate) -> st.SearchStrategy[list[Any]]:
     return _strategies(gate)[1]
 
 
-def _strategies(gate: Gate) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[list[Any]]]:
+def volumes(gate: Gate) -> st.SearchStrategy[list[Any]]:
+    return _strategies(gate)[2]
+
+
+def _strategies(
+    gate: Gate,
+) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[list[Any]], st.SearchStrategy[list[Any]]]:
     """Built once per gate: building strategies costs more than drawing from them."""
     if id(gate) not in _STRATEGIES:
         images = _image_strategy(gate)
-        entry = st.fixed_dictionaries({"name": st.sampled_from(["a", "b", "c", "init", "debugger"]), "image": images})
-        _STRATEGIES[id(gate)] = (images, st.lists(st.one_of(entry, entry, entry, JSON), max_size=4))
+        names = st.sampled_from(["a", "b", "c", "init", "debugger"])
+        entry = st.fixed_dictionaries({"name": names, "image": images})
+        image_volume = st.fixed_dictionaries(
+            {"name": names, "image": st.one_of(st.fixed_dictionaries({"reference": images}), JSON)}
+        )
+        other_volume = st.fixed_dictionaries({"name": names, "emptyDir": st.just({})})
+        _STRATEGIES[id(gate)] = (
+            images,
+            st.lists(st.one_of(entry, entry, entry, JSON), max_size=4),
+            st.lists(st.one_of(image_volume, image_volume, other_volume, JSON), max_size=3),
+        )
     return _STRATEGIES[id(gate)]
 
 
@@ -92,19 +139,23 @@ def _image_strategy(gate: Gate) -> st.SearchStrategy[Any]:
 def hostile_review(draw: st.DrawFn, gate: Gate) -> dict[str, Any]:
     obj = _shape(draw(st.sampled_from(SHAPES)))
     spec = pod_spec(obj)
-    for list_name in CONTAINER_LISTS:
+    for list_name in ORACLE_CONTAINER_LISTS:
         if draw(st.booleans()):
             spec[list_name] = draw(containers(gate))
         else:
             spec.pop(list_name, None)
+    if draw(st.booleans()):
+        spec[ORACLE_VOLUMES] = draw(volumes(gate))
     operation = draw(st.sampled_from(["CREATE", "CREATE", "UPDATE", "UPDATE", "DELETE", "CONNECT", "create", ""]))
     old = None
     if operation == "UPDATE" or draw(st.booleans()):
         old = copy.deepcopy(obj)
         old_spec = pod_spec(old)
-        for list_name in CONTAINER_LISTS:
+        for list_name in ORACLE_CONTAINER_LISTS:
             if draw(st.booleans()):
                 old_spec[list_name] = draw(containers(gate))
+        if draw(st.booleans()):
+            old_spec[ORACLE_VOLUMES] = draw(volumes(gate))
     sub = draw(st.sampled_from([None, None, "ephemeralcontainers", "status", "exec"]))
     doc = review(obj, operation=operation, old=old, sub_resource=sub)
     # structural damage: overwrite or drop random fields of the request
@@ -125,7 +176,7 @@ def hostile_review(draw: st.DrawFn, gate: Gate) -> dict[str, Any]:
 def must_verify(doc: Any) -> list[Any] | None:
     """Images the request introduces, or None when it must not be allowed at all (malformed or unknown kind).
 
-    Written from FORMATS.md §10, independently of webhook/_images.py.
+    Written from FORMATS.md §10 and the Kubernetes API reference, independently of webhook/_images.py.
     """
     request = doc.get("request") if isinstance(doc, Mapping) else None
     if not isinstance(request, Mapping):
@@ -135,14 +186,14 @@ def must_verify(doc: Any) -> list[Any] | None:
     kind = request.get("kind")
     if not isinstance(kind, Mapping):
         return None
-    path = POD_SPEC_PATHS.get((kind.get("group"), kind.get("kind")))  # type: ignore[arg-type]
+    path = ORACLE_POD_SPEC_PATHS.get((kind.get("group"), kind.get("kind")))  # type: ignore[arg-type]
     obj = request.get("object")
     if path is None or not isinstance(obj, Mapping):
         return None
     spec = _walk(obj, path)
     if spec is False:
         return None
-    lists = CONTAINER_LISTS
+    lists = (*ORACLE_CONTAINER_LISTS, ORACLE_VOLUMES)
     if kind.get("kind") == "Pod" and request.get("subResource") == "ephemeralcontainers":
         lists = ("ephemeralContainers",)
     old_images: set[tuple[str, str, str]] = set()
@@ -153,7 +204,9 @@ def must_verify(doc: Any) -> list[Any] | None:
             for list_name in lists:
                 entries = old_spec.get(list_name)
                 for entry in entries if isinstance(entries, list) else []:
-                    name, image = (entry.get("name"), entry.get("image")) if isinstance(entry, Mapping) else (0, 0)
+                    name, image = (
+                        (entry.get("name"), _entry_image(list_name, entry)[1]) if isinstance(entry, Mapping) else (0, 0)
+                    )
                     if isinstance(name, str) and isinstance(image, str):
                         old_images.add((list_name, name, image))
     needed: list[Any] = []
@@ -166,10 +219,13 @@ def must_verify(doc: Any) -> list[Any] | None:
         for entry in entries:
             if not isinstance(entry, Mapping):
                 return None
-            key = (list_name, entry.get("name"), entry.get("image"))
-            if isinstance(key[2], str) and key in old_images:
+            pulls, image = _entry_image(list_name, entry)
+            if not pulls:
                 continue
-            needed.append(entry.get("image"))
+            key = (list_name, entry.get("name"), image)
+            if isinstance(image, str) and key in old_images:
+                continue
+            needed.append(image)
     return needed
 
 
@@ -211,7 +267,7 @@ def post(gate: Gate, content: bytes) -> tuple[int, bytes]:
 
 # --- properties --------------------------------------------------------------------------------------------
 
-REVIEWS = examples(5000)
+REVIEWS = examples(4000)
 BODIES = examples(1500)
 EPHEMERAL = examples(1000)
 
@@ -317,11 +373,19 @@ def test_ephemeral_containers_cannot_bypass_verification(gate: Gate) -> None:
 
 
 def test_a_trap_image_in_any_container_list_is_denied_without_contact(gate: Gate) -> None:
-    for list_name in CONTAINER_LISTS:
+    for list_name in ORACLE_CONTAINER_LISTS:
         for image in gate.trapped:
             obj = shape("pod")
             pod_spec(obj)[list_name] = [{"name": "x", "image": image}]
             status, body = post(gate, json.dumps(review(obj)).encode())
             assert status == 200
             assert json.loads(body)["response"]["allowed"] is False
+    for image in gate.trapped:  # an image volume beside a good container
+        obj = shape("pod")
+        spec = pod_spec(obj)
+        spec.pop("initContainers", None)
+        spec["containers"] = [{"name": "a", "image": sorted(gate.good)[0]}]
+        spec[ORACLE_VOLUMES] = [{"name": "v", "image": {"reference": image}}]
+        status, body = post(gate, json.dumps(review(obj)).encode())
+        assert status == 200 and json.loads(body)["response"]["allowed"] is False
     assert gate.trap.connections == 0

@@ -9,12 +9,14 @@ from tests.fuzz.conftest import COUNTS
 
 #: the fuzz tests of this folder and the examples each runs by default (before SEALGATE_FUZZ_SCALE)
 TARGETS = {
-    "hostile reviews": 5000,
+    "hostile reviews": 4000,
     "malformed bodies": 1500,
     "ephemeral containers": 1000,
     "registry answers": 2000,
     "poison candidates": 500,
     "openapi": 1200,
+    "tag@digest references": 400,
+    "thresholds": 200,
 }
 
 

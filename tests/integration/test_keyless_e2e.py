@@ -280,3 +280,11 @@ def test_verify_needs_a_key_a_policy_or_an_identity(capsys):
 
     assert main(["verify", "127.0.0.1:1/app@sha256:" + "a" * 64]) == 2
     assert "--certificate-identity" in capsys.readouterr().err
+
+
+def test_keyless_verify_needs_an_issuer(capsys):
+    """An identity means nothing without the issuer that vouched for it (cosign requires one too)."""
+    from verifier.cli import main
+
+    assert main(["verify", "--certificate-identity", IDENTITY, "127.0.0.1:1/app@sha256:" + "a" * 64]) == 2
+    assert "--certificate-oidc-issuer" in capsys.readouterr().err

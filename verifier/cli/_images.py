@@ -213,6 +213,11 @@ def _authority(args: argparse.Namespace) -> CompiledAuthority:
         return CompiledAuthority("key", tuple(load_verifying_keys(args.key)))
     if not identity_given:
         raise UsageError("verify needs --key, --policy, or --certificate-identity[-regexp] (keyless)")
+    if not (args.certificate_oidc_issuer or args.certificate_oidc_issuer_regexp):
+        raise UsageError(
+            "keyless verify needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp "
+            "(an identity means nothing without its issuer; '.*' accepts any)"
+        )
     identity = Identity(
         subject=args.certificate_identity,
         subject_regexp=args.certificate_identity_regexp,

@@ -24,7 +24,7 @@ class PolicyResult:
     passed: bool
     code: str  # OK, or the reason code (NO_SIGNATURES, SIGNATURE_INVALID, REGISTRY_UNAVAILABLE, ...)
     reason: str  # one human line
-    #: the authorities whose signatures verified
+    #: the authorities counted toward the threshold (each verified by a distinct signer)
     authorities: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

@@ -265,7 +265,10 @@ class Engine:
             self.stats.cache_hits += 1
             return found, True
         self.stats.cache_misses += 1
-        return await self._judging.do(key, lambda: self._evaluate(ref, digest, policy)), False
+        try:
+            return await self._judging.do(key, lambda: self._evaluate(ref, digest, policy)), False
+        except RegistryError as exc:  # this caller's deadline passed while the shared verification went on
+            raise _Unverifiable(exc) from None
 
     async def _evaluate(self, ref: Reference, digest: Digest, policy: CompiledPolicy) -> PolicyResult:
         found = await self._attachments(ref, digest, attestations=bool(policy.attestations))

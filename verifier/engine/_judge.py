@@ -1,9 +1,10 @@
 """Pure judging: does what was found for an image satisfy a policy?
 
 Signatures count per authority, whatever the layout they were found in (legacy ``.sig`` layers, cosign v3
-bundles from the referrers API or the fallback tag), key-signed or keyless; ``threshold`` distinct
-authorities must verify. Then every attestation requirement must be met by an attestation of that predicate
-type, for this digest, signed by one of the authorities it names. No I/O here: the engine fetches.
+bundles from the referrers API or the fallback tag), key-signed or keyless; ``threshold`` authorities must
+verify, each by a distinct signer (``_count``: one key or one keyless identity never counts twice). Then every
+attestation requirement must be met by an attestation of that predicate type, for this digest, signed by one of
+the authorities it names. No I/O here: the engine fetches.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from verifier.cosign import (
     malformed,
     sigstore_bundle_verifier,
 )
+from verifier.engine._count import counted_authorities, signer_of
 from verifier.engine._decision import PolicyResult
 from verifier.errors import SealgateError, SignatureInvalidError
 from verifier.oci import Descriptor, Digest, Reference
@@ -213,18 +215,25 @@ def judge(policy: CompiledPolicy, ref: Reference, digest: Digest, found: Sequenc
     signatures = [a for a in found if a.is_signature]
     if not signatures:
         return result(False, "NO_SIGNATURES", "no signatures found")
-    verified: list[str] = []
+    signers: dict[str, set[str]] = {}  # authority -> the signers of the signatures that verified for it
     failures: list[SignatureCheck] = []
     for authority in policy.authorities:
         checks = [check_signature(authority, attachment, image, digest) for attachment in signatures]
-        if any(c.verified for c in checks):
-            verified.append(authority.name)
-        else:
+        signers[authority.name] = {
+            signer_of(authority, a) for a, c in zip(signatures, checks, strict=True) if c.verified
+        }
+        if not signers[authority.name]:
             failures.extend(checks)
+    # threshold counts distinct signers, each for a distinct authority (see _count)
+    verified = counted_authorities([a.name for a in policy.authorities], signers)
     if len(verified) < policy.threshold:
         names = ", ".join(f'"{a.name}"' for a in policy.authorities if a.name not in verified)
         if policy.threshold > 1:
             reason = f"{len(verified)} of the required {policy.threshold} authorities verified (missing {names})"
+            shared = [n for n, by in signers.items() if by and n not in verified]
+            if shared:
+                again = ", ".join(f'"{n}"' for n in shared)
+                reason += f"; {again} verified only by a signer already counted for another authority"
             return result(False, "THRESHOLD_NOT_MET", reason, verified)
         best = _best_reason(failures)
         if best is not None and best[0] not in _WEAK:

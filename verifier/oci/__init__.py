@@ -19,7 +19,7 @@ from ._auth import (
     parse_challenges,
     registry_key,
 )
-from ._breaker import BreakerState, CircuitBreaker, remaining, request_deadline
+from ._breaker import BreakerState, CircuitBreaker, SharedDeadline, following, remaining, request_deadline
 from ._client import RegistryClient
 from ._config import RegistryConfig, is_loopback_host
 from ._digest import Digest
@@ -50,8 +50,10 @@ __all__ = [
     "CircuitBreaker",
     "HostClass",
     "HostGuard",
+    "following",
     "remaining",
     "request_deadline",
+    "SharedDeadline",
     "DOCKER_CONFIG",
     "DOCKER_HUB",
     "DOCKER_LAYER",

@@ -5,8 +5,10 @@
     with request_deadline(7.5):
         await client.get_manifest(ref)
 
-The deadline lives in a :mod:`contextvars` variable, so it follows the task and the tasks it starts (a
-singleflight task keeps the deadline of the request that started it). The transport never sleeps past it
+The deadline lives in a :mod:`contextvars` variable, so it follows the task and the tasks it starts. Work that
+several requests share (a singleflight) runs under a :class:`SharedDeadline`: the latest deadline of the
+requests waiting for it, so a request that joins late is never held to the first one's deadline (each waiter
+stops waiting at its own). The transport never sleeps past it
 (``Retry-After`` and back-off included) and stops waiting for a registry when it is reached; a hung registry
 so costs one deadline, and the failure is a ``RegistryUnavailableError`` naming the registry (counted by the
 breaker), not a cancelled task. Nested deadlines only ever shorten the time left.
@@ -18,6 +20,7 @@ the others keep failing fast; the probe's success closes the breaker, its failur
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 from collections import OrderedDict
@@ -27,13 +30,77 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
-__all__ = ["Admission", "BreakerState", "CircuitBreaker", "LRUMap", "remaining", "request_deadline"]
+__all__ = [
+    "Admission",
+    "BreakerState",
+    "CircuitBreaker",
+    "LRUMap",
+    "SharedDeadline",
+    "following",
+    "remaining",
+    "request_deadline",
+]
 
 K = TypeVar("K")
 V = TypeVar("V")
 
+
+class SharedDeadline:
+    """The deadline of work several requests wait for: the latest of theirs, or none once one of them has none.
+
+    Made in the context of the request that starts the work; each request that joins calls :meth:`join` in its
+    own context; the work runs inside :meth:`applied`. Shared work nested in shared work follows the outer one.
+    """
+
+    __slots__ = ("_followers", "_waiters")
+
+    def __init__(self) -> None:
+        outer = _DEADLINE.get()
+        self._waiters: list[float | SharedDeadline | None] = [outer]
+        #: timeouts running under this deadline, and shared work nested in this one: moved when it moves
+        self._followers: set[SharedDeadline | asyncio.Timeout] = set()
+        if isinstance(outer, SharedDeadline):
+            outer._followers.add(self)
+
+    def join(self) -> None:
+        """Count the calling request's deadline in (it may only make the shared deadline later)."""
+        self._waiters.append(_DEADLINE.get())
+        self._moved()
+
+    @property
+    def when(self) -> float | None:
+        whens = [_when(w) for w in self._waiters]
+        return None if any(w is None for w in whens) else max(w for w in whens if w is not None)
+
+    def _moved(self) -> None:
+        when = self.when
+        for follower in list(self._followers):
+            if isinstance(follower, SharedDeadline):
+                follower._moved()
+            elif not follower.expired():
+                loop_when = None if when is None else asyncio.get_running_loop().time() + when - time.monotonic()
+                follower.reschedule(loop_when)
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        token = _DEADLINE.set(self)
+        try:
+            yield
+        finally:
+            _DEADLINE.reset(token)
+            outer = self._waiters[0]
+            if isinstance(outer, SharedDeadline):
+                outer._followers.discard(self)
+
+
 #: absolute ``time.monotonic()`` by which the current request's registry work must be done
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("sealgate_registry_deadline", default=None)
+_DEADLINE: contextvars.ContextVar[float | SharedDeadline | None] = contextvars.ContextVar(
+    "sealgate_registry_deadline", default=None
+)
+
+
+def _when(value: float | SharedDeadline | None) -> float | None:
+    return value.when if isinstance(value, SharedDeadline) else value
 
 
 @contextmanager
@@ -45,7 +112,7 @@ def request_deadline(seconds: float) -> Iterator[float]:
     if seconds != seconds or seconds < 0:  # NaN or negative
         raise ValueError(f"deadline must be >= 0 seconds, not {seconds}")
     when = time.monotonic() + seconds
-    outer = _DEADLINE.get()
+    outer = _when(_DEADLINE.get())
     if outer is not None:
         when = min(when, outer)
     token = _DEADLINE.set(when)
@@ -55,9 +122,23 @@ def request_deadline(seconds: float) -> Iterator[float]:
         _DEADLINE.reset(token)
 
 
+@contextmanager
+def following(timeout: asyncio.Timeout) -> Iterator[None]:
+    """Move ``timeout`` (set to :func:`remaining`) later whenever the shared deadline it runs under moves."""
+    current = _DEADLINE.get()
+    if not isinstance(current, SharedDeadline):
+        yield
+        return
+    current._followers.add(timeout)
+    try:
+        yield
+    finally:
+        current._followers.discard(timeout)
+
+
 def remaining() -> float | None:
     """Seconds left before the current deadline (``<= 0`` once passed), or None when there is none."""
-    when = _DEADLINE.get()
+    when = _when(_DEADLINE.get())
     return None if when is None else when - time.monotonic()
 
 

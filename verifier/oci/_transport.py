@@ -37,7 +37,7 @@ from verifier.errors import (
 
 from ._auth import CredentialStore
 from ._authenticator import Authenticator
-from ._breaker import Admission, CircuitBreaker, LRUMap, remaining
+from ._breaker import Admission, CircuitBreaker, LRUMap, following, remaining
 from ._config import RegistryConfig
 from ._exchange import Ask, Response, clean, netloc, registry_detail
 from ._ssrf import HostGuard, Resolver
@@ -343,9 +343,10 @@ class RegistryTransport:
             raise RegistryUnavailableError(f"registry {ask.host} unavailable: request deadline reached ({ask.what})")
         slot = self._slots.setdefault(ask.host, lambda: asyncio.Semaphore(self.limits.registry_concurrency))
         try:
-            async with asyncio.timeout(left):
-                async with slot:
-                    return await self._send_once(method, url, headers, content, ask, max_bytes, limit_name)
+            async with asyncio.timeout(left) as timeout:
+                with following(timeout):  # work shared by several requests runs to the latest of their deadlines
+                    async with slot:
+                        return await self._send_once(method, url, headers, content, ask, max_bytes, limit_name)
         except TimeoutError:
             raise RegistryUnavailableError(
                 f"registry {ask.host} unavailable: no answer within the request deadline ({ask.what})"

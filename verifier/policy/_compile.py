@@ -23,6 +23,7 @@ from verifier.cosign._attest import predicate_type_for
 from verifier.errors import ConfigError, InvalidReferenceError, KeyFileError, PolicyError, UsageError
 from verifier.oci import Reference
 from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry
+from verifier.policy._lint import authority_warnings, glob_warnings
 from verifier.policy._models import API_VERSION, Authority, ImagePolicy, Settings
 from verifier.policy._problems import one_line, validation_problems, where
 from verifier.policy._select import CompiledNamespaceSelector
@@ -353,12 +354,8 @@ def _compile_policy(
 
 
 def _policy_warnings(policy: CompiledPolicy) -> list[str]:
-    return [
-        f"{policy.source}: spec.images[{i}]: {glob.source!r} matches every registry, so sealgate may contact any "
-        "registry an admission request names"
-        for i, glob in enumerate(policy.images)
-        if glob.matches_every_registry
-    ]
+    images = glob_warnings(policy.source, "spec.images", policy.images, require_digest=policy.require_digest)
+    return images + authority_warnings(policy.source, policy.authorities)
 
 
 def _cross_field_problems(spec: object) -> list[tuple[str, str]]:
@@ -448,6 +445,8 @@ def compile_problems(
     warnings = [w for p in sorted(policies, key=lambda p: p.name) for w in _policy_warnings(p)]
     if not policies:
         warnings.append(f"no ImagePolicy documents: every image that is not exempt gets noMatch ({settings.no_match})")
+    if settings.source is not None:
+        warnings += glob_warnings(settings.source, "spec.exemptions.images", settings.exempt_images, exemption=True)
     if settings.no_match == "allow":
         warnings.append(f"{settings.source}: spec.noMatch: allow admits every image that no policy matches, unverified")
     result = PolicySet.build(policies, settings, warnings)

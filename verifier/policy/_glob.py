@@ -9,10 +9,16 @@ An image glob is ``[registry/]repository[:tag-pattern][@digest]``:
   ``registry-1.docker.io`` are written ``docker.io``; a registry's port is kept.
 - ``*`` matches within one component (never ``/``), ``?`` one character other than ``/``, and ``**`` (only as
   a whole component) any number of components, including none: ``team/**`` matches ``team`` and
-  ``team/a/b``; ``a/**/b`` matches ``a/b``; a glob of just ``**`` matches every image.
+  ``team/a/b``; ``a/**/b`` matches ``a/b``; a glob of just ``**`` matches every image. Consecutive ``**``
+  components are one (``**/**`` is ``**``, ``a/**/**/b`` is ``a/**/b``).
 - the name part is matched against ``Reference.name`` (``registry/repository``). A tag pattern
-  (``app:1.*``) is matched against the reference's tag; a reference by digest only has no tag and matches a
-  tag pattern only when the pattern is ``*``. ``@sha256:<hex>`` matches exactly that digest.
+  (``app:1.*``) is matched against the tag of a reference **by tag only**. A reference that carries a digest
+  (``app@sha256:D`` or ``app:1.2@sha256:D``) is matched as if it had no tag: the runtime pulls D and ignores
+  the tag, so the tag is cosmetic and whoever writes the pod spec chooses it. Such a reference matches a tag
+  pattern only when the pattern is ``*`` ("any tag or none"); ``app:1.2`` never matches ``app:1.2@sha256:D``.
+  ``@sha256:<hex>`` matches exactly that digest. Exemptions and policy selection both use
+  :meth:`ImageGlob.matches`, and ``policy check`` warns from the same :attr:`ImageGlob.names_tag`, so all three
+  agree.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ _PATH_CHARS = re.compile(r"[a-z0-9._\-*?]+")
 _TAG_CHARS = re.compile(r"[A-Za-z0-9_.\-*?]+")
 _NAMESPACE_CHARS = re.compile(r"[a-z0-9\-*?]+")
 _WILDCARDS_ONLY = re.compile(r"[*?]+")
+_HOST_NON_LITERAL = re.compile(r"[*?.:\[\]]")
 
 
 def normalise_registry(host: str) -> str:
@@ -150,6 +157,10 @@ class ImageGlob:
                 raise ValueError(
                     f"invalid repository component {segment!r} (lower-case letters, digits, '.', '_', '-', '*', '?')"
                 )
+        if registry == "**":  # '**/**/x' is '**/x': the registry '**' already spans any components
+            while path and path[0] == "**":
+                path = path[1:]
+        path = [s for i, s in enumerate(path) if not (s == "**" and i and path[i - 1] == "**")]
         if registry == DOCKER_HUB and len(path) == 1 and path[0] != "**":
             path = ["library", *path]
         if tag is not None:
@@ -177,8 +188,13 @@ class ImageGlob:
 
     @property
     def matches_every_registry(self) -> bool:
-        """True when the registry part has no literal text to pin it (``**``, ``*/**``, ``*:*/...``)."""
-        return self.registry_regex is None or not self.registry.strip("*?.:")
+        """True when the registry's host has no literal text to pin it: any host, on any port (``**``, ``*/**``,
+        ``*:*/...``) or on a given one (``*:5000/**``, ``*.*.*.*:443/**``)."""
+        if self.registry_regex is None:
+            return True
+        host = self.registry[: self.registry.find("]") + 1] if self.registry.startswith("[") else self.registry
+        host = host.partition(":")[0] if not host.startswith("[") else host
+        return not _HOST_NON_LITERAL.sub("", host)
 
     def matches_registry(self, host: str) -> bool:
         """Can an image on ``host`` (``host[:port]``, Docker Hub aliases accepted) match this glob?"""
@@ -186,14 +202,22 @@ class ImageGlob:
             return True
         return self.registry_regex.fullmatch(normalise_registry(host)) is not None
 
+    @property
+    def names_tag(self) -> bool:
+        """True when the glob has a tag pattern that is more than ``*`` (it never matches a digest reference)."""
+        return self.tag is not None and bool(self.tag.strip("*"))
+
     def matches(self, ref: Reference) -> bool:
+        """Does ``ref`` match? The one matching rule for exemptions, policy selection and ``policy check``."""
         if self.name_regex.fullmatch(f"{normalise_registry(ref.registry)}/{ref.repository}") is None:
             return False
         if self.digest is not None and ref.digest != self.digest:
             return False
         if self.tag_regex is not None:
-            if ref.tag is None:  # by digest only: only a tag pattern of just '*' says "any tag or none"
-                return self.tag is not None and not self.tag.strip("*")
+            # a digest reference runs its digest whatever tag it is written with: its tag is never matched, and
+            # only a tag pattern of just '*' ("any tag or none") takes it
+            if ref.digest is not None or ref.tag is None:
+                return not self.names_tag
             return self.tag_regex.fullmatch(ref.tag) is not None
         return True
 

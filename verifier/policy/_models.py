@@ -161,18 +161,20 @@ class KeyRef(_Model):
 
 
 _IDENTITY_FORMS = ("identity", "identityRegExp")
+_ISSUER_FORMS = ("issuer", "issuerRegExp")
 
 
 def _keyless_schema(schema: dict[str, Any]) -> None:
-    schema.update(_exactly_one(_IDENTITY_FORMS))
-    schema["not"] = {"required": ["issuer", "issuerRegExp"]}
+    schema["allOf"] = [_exactly_one(_IDENTITY_FORMS), _exactly_one(_ISSUER_FORMS)]
 
 
 class KeylessRef(_Model):
     """A keyless (Fulcio certificate) signer: who signed, as the certificate says, and whom to trust for it.
 
     ``identity``/``identityRegExp`` match the certificate's SAN (email, URI, ...); ``issuer``/``issuerRegExp``
-    the OIDC issuer extension. Regular expressions must match the whole value.
+    the OIDC issuer extension. Regular expressions must match the whole value. Both are required: an identity
+    means nothing without the issuer that vouched for it, so "any issuer" must be written ``issuerRegExp: ".*"``
+    (which ``policy check`` warns about).
     """
 
     model_config = ConfigDict(json_schema_extra=_keyless_schema)
@@ -200,6 +202,11 @@ class KeylessRef(_Model):
             raise PydanticCustomError("exactly_one", "exactly one of identity or identityRegExp")
         if self.issuer is not None and self.issuer_reg_exp is not None:
             raise PydanticCustomError("at_most_one", "issuer and issuerRegExp are exclusive")
+        if self.issuer is None and self.issuer_reg_exp is None:
+            raise PydanticCustomError(
+                "issuer_required",
+                "an OIDC issuer is required: issuer, or issuerRegExp (write issuerRegExp: '.*' to accept any issuer)",
+            )
         return self
 
 

@@ -69,7 +69,8 @@ def test_the_examples_folder_compiles_as_one_set() -> None:
     releases = by_name["payments-releases"]
     assert releases.require_digest
     assert releases.matches_image(Reference.parse("registry.example.com/payments/api:1.2"))
-    assert not releases.matches_image(Reference.parse("registry.example.com/payments/api@sha256:" + "a" * 64))
+    assert releases.matches_image(Reference.parse("registry.example.com/payments/api@sha256:" + "a" * 64))
+    assert releases.matches_image(Reference.parse("registry.example.com/payments/api:1.2@sha256:" + "a" * 64))
     assert releases.applies_to_namespace("payments-eu", None) and not releases.applies_to_namespace("web", None)
 
     settings = policies.settings

@@ -30,6 +30,9 @@ NORMALISED = [
     ("*/** has a wildcard registry", "*/**", "*/**"),
     ("a wildcard registry with a dot is a registry", "*.gcr.io/**", "*.gcr.io/**"),
     ("a single * is docker hub's official images", "*", "docker.io/library/*"),
+    ("**/** is ** (consecutive ** are one)", "**/**", "**"),
+    ("**/**/app is **/app", "**/**/app", "**/app"),
+    ("a/**/**/b is a/**/b", "reg.io/a/**/**/b", "reg.io/a/**/b"),
 ]
 
 
@@ -75,6 +78,9 @@ MATCHING = [
     ("leading ** matches any registry and path", "**/app", "quay.io/a/b/app", True),
     ("leading ** needs the last component", "**/app", "quay.io/a/b/web", False),
     ("a lone ** matches everything", "**", "quay.io/x/y:z", True),
+    ("**/** matches everything too", "**/**", "quay.io/x/y:z", True),
+    ("**/**/app matches like **/app", "**/**/app", "quay.io/a/app", True),
+    ("a/**/**/b matches a/b", "reg.io/a/**/**/b", "reg.io/a/b", True),
     ("*/** matches any registry", "*/**", "localhost:5000/app", True),
     ("a wildcard registry matches a subdomain", "*.gcr.io/**", "us.gcr.io/proj/app", True),
     ("a wildcard registry does not match the bare domain", "*.gcr.io/**", "gcr.io/proj/app", False),
@@ -89,8 +95,19 @@ MATCHING = [
     ("an exact tag matches the implicit latest", "nginx:latest", "nginx", True),
     ("a tag pattern rejects a digest-only reference", "nginx:1.*", f"nginx@{D1}", False),
     ("a * tag pattern accepts a digest-only reference", "nginx:*", f"nginx@{D1}", True),
-    ("a tag pattern checks the tag of tag@digest", "nginx:1.*", f"nginx:1.2@{D1}", True),
-    ("a tag pattern rejects a wrong tag in tag@digest", "nginx:1.*", f"nginx:2.0@{D1}", False),
+    # a digest reference runs its digest: its tag is cosmetic, chosen by whoever writes the pod spec
+    ("a tag pattern never matches the cosmetic tag of tag@digest", "nginx:1.*", f"nginx:1.2@{D1}", False),
+    (
+        "an exact tag never matches the cosmetic tag of tag@digest",
+        "reg.io/infra/tool:1.2",
+        f"reg.io/infra/tool:1.2@{D1}",
+        False,
+    ),
+    ("a dev-* tag pattern cannot be picked by writing that tag", "reg.io/app:dev-*", f"reg.io/app:dev-x@{D1}", False),
+    ("a * tag pattern accepts tag@digest", "nginx:*", f"nginx:1.2@{D1}", True),
+    ("a tag-less glob matches tag@digest", "reg.io/app", f"reg.io/app:t@{D1}", True),
+    ("a tag-less ** glob matches tag@digest", "reg.io/app/**", f"reg.io/app:t@{D1}", True),
+    ("a tag-less ** glob matches a sub-repository's tag@digest", "reg.io/app/**", f"reg.io/app/x:t@{D1}", True),
     ("a glob without tag matches a digest-only reference", "ghcr.io/org/*", f"ghcr.io/org/app@{D1}", True),
     ("a digest glob matches that digest", f"ghcr.io/org/app@{D1}", f"ghcr.io/org/app@{D1}", True),
     ("a digest glob matches that digest with a tag", f"ghcr.io/org/app@{D1}", f"ghcr.io/org/app:1@{D1}", True),
@@ -156,7 +173,21 @@ def test_registry_part_of_a_glob(case: str, glob: str, host: str, expected: bool
 
 @pytest.mark.parametrize(
     ("glob", "every"),
-    [("**", True), ("*/**", True), ("*:*/app", True), ("**/app", True), ("*.gcr.io/**", False), ("nginx", False)],
+    [
+        ("**", True),
+        ("**/**", True),
+        ("*/**", True),
+        ("*:*/app", True),
+        ("**/app", True),
+        ("*:5000/**", True),
+        ("*.*.*.*:443/**", True),
+        ("[*]:5000/**", True),
+        ("*.gcr.io/**", False),
+        ("*.gcr.io:443/**", False),
+        ("localhost:*/**", False),
+        ("127.0.0.*:5000/**", False),
+        ("nginx", False),
+    ],
 )
 def test_globs_that_match_every_registry_are_flagged(glob: str, every: bool) -> None:
     assert ImageGlob.parse(glob).matches_every_registry is every

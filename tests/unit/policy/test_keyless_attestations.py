@@ -26,6 +26,7 @@ def _compile(doc, source="/tmp/p.yaml"):
     return compile_documents([(source, 1, doc)])
 
 
+ISSUER = "https://token.actions.githubusercontent.com"
 KEYLESS = {
     "name": "gha",
     "keyless": {
@@ -45,16 +46,20 @@ def test_a_keyless_authority_compiles_with_the_public_good_root_by_default():
 
 def test_a_keyless_authority_with_its_own_trusted_root(vectors):
     root = vectors / "conformance" / "bundle-verify" / "intoto-with-custom-trust-root" / "trusted_root.json"
-    doc = _policy([{"name": "private", "keyless": {"identity": "a@example.com", "trustedRoot": str(root)}}])
-    default = _compile(_policy([{"name": "private", "keyless": {"identity": "a@example.com"}}])).policies[0]
+    doc = _policy(
+        [{"name": "private", "keyless": {"identity": "a@example.com", "issuer": ISSUER, "trustedRoot": str(root)}}]
+    )
+    default = _compile(
+        _policy([{"name": "private", "keyless": {"identity": "a@example.com", "issuer": ISSUER}}])
+    ).policies[0]
     custom = _compile(doc).policies[0]
     assert custom.authorities[0].trusted_root is not default.authorities[0].trusted_root
     assert custom.hash != default.hash, "the trust root is part of what the cache key covers"
 
 
 def test_the_identity_is_part_of_the_hash():
-    a = _compile(_policy([{"name": "x", "keyless": {"identity": "a@example.com"}}])).policies[0]
-    b = _compile(_policy([{"name": "x", "keyless": {"identity": "b@example.com"}}])).policies[0]
+    a = _compile(_policy([{"name": "x", "keyless": {"identity": "a@example.com", "issuer": ISSUER}}])).policies[0]
+    b = _compile(_policy([{"name": "x", "keyless": {"identity": "b@example.com", "issuer": ISSUER}}])).policies[0]
     assert a.hash != b.hash
 
 
@@ -84,25 +89,37 @@ def test_attestation_shorthands_become_predicate_type_uris():
             id="keyless without an identity",
         ),
         pytest.param(
-            [{"name": "x", "keyless": {"identity": "a", "identityRegExp": "a.*"}}],
+            [{"name": "x", "keyless": {"identity": "a", "identityRegExp": "a.*", "issuer": ISSUER}}],
             {},
             "exactly one of identity or identityRegExp",
             id="identity both exact and regexp",
         ),
         pytest.param(
-            [{"name": "x", "keyless": {"identityRegExp": "(unclosed"}}],
+            [{"name": "x", "keyless": {"identityRegExp": "(unclosed", "issuer": ISSUER}}],
             {},
             "spec.authorities[0].keyless: invalid certificate identity regular expression",
             id="identity regexp that does not compile",
         ),
         pytest.param(
-            [{"name": "x", "keyless": {"identity": "a", "trustedRoot": "missing.json"}}],
+            [{"name": "x", "keyless": {"identity": "a", "issuer": ISSUER, "trustedRoot": "missing.json"}}],
             {},
             "spec.authorities[0].keyless:",
             id="trusted root file missing",
         ),
         pytest.param(
-            [{"name": "x", "key": {"data": KEY}, "keyless": {"identity": "a"}}],
+            [{"name": "x", "keyless": {"identity": "a@example.com"}}],
+            {},
+            "spec.authorities[0].keyless: an OIDC issuer is required",
+            id="keyless without an issuer",
+        ),
+        pytest.param(
+            [{"name": "x", "keyless": {"identity": "a", "issuer": ISSUER, "issuerRegExp": ".*"}}],
+            {},
+            "issuer and issuerRegExp are exclusive",
+            id="issuer both exact and regexp",
+        ),
+        pytest.param(
+            [{"name": "x", "key": {"data": KEY}, "keyless": {"identity": "a", "issuer": ISSUER}}],
             {},
             "exactly one of key or keyless",
             id="key and keyless together",

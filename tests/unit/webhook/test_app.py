@@ -102,10 +102,29 @@ def test_a_declared_oversized_body_is_refused_before_reading(reg):
     assert "1000-byte limit" in response.json()["error"]
 
 
+def test_a_well_formed_review_above_the_body_limit_is_a_denial_by_uid(reg):
+    pod = _pod(f"{reg.host}/team/app:v1")
+    pod["request"]["object"]["metadata"]["annotations"] = {"padding": "x" * 5000}
+    with _client(_policies(reg.host), max_body_bytes=2000, max_read_bytes=60000) as client:
+        response = client.post("/validate", json=pod)
+        above_read = client.post("/validate", content=b" " * 70000, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    answer = response.json()["response"]
+    assert answer["uid"] == pod["request"]["uid"] and answer["allowed"] is False
+    assert "is above the 2000-byte limit" in answer["status"]["message"]
+    assert reg.count() == 0
+    assert above_read.status_code == 413
+
+
 def test_readyz_is_503_until_policies_are_loaded(reg):
     app = create_app(WebhookSettings(policy_paths=("unused",)), policies=_policies(reg.host))
     client = TestClient(app)  # no context manager: the lifespan has not run
     assert client.get("/readyz").status_code == 503
-    assert client.post("/validate", json=_pod("x")).status_code == 503
+    # a review is still answered by sealgate, closed, not left to the API server's failurePolicy
+    response = client.post("/validate", json=_pod("x"))
+    assert response.status_code == 200
+    answer = response.json()["response"]
+    assert answer["allowed"] is False and "webhook is not ready" in answer["status"]["message"]
+    assert client.post("/validate", content=b"{}").status_code == 503  # no uid to answer: the HTTP error
     with client:
         assert client.get("/readyz").status_code == 200
