@@ -133,7 +133,9 @@ def _cluster(w: World, api: KubeAPIDouble) -> None:
                        "pulling": None}),
     )
     api.add_namespace("secret")
-    api.add(pod("secret", "hidden", [("x", f"{h}/audit/unsigned:v1")], image_ids={"x": f"{h}/audit/unsigned@{unsigned}"}))
+    api.add(
+        pod("secret", "hidden", [("x", f"{h}/audit/unsigned:v1")], image_ids={"x": f"{h}/audit/unsigned@{unsigned}"})
+    )
 
 
 def _keys(report: dict[str, Any]) -> set[tuple[str, str, str, str, str]]:

@@ -10,11 +10,14 @@ from typing import Any
 
 import yaml
 
-from ._model import AuditReport, Finding
+from ._model import AuditReport, Finding, Severity
 
 __all__ = ["render_policyreports"]
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
+#: the v1alpha2 CRD allows high, medium and low only (later revisions add critical and info)
+_SEVERITY = {Severity.CRITICAL: "high", Severity.HIGH: "high", Severity.MEDIUM: "medium", Severity.LOW: "low",
+             Severity.INFO: "low"}
 _NAME = re.compile(r"[^a-z0-9-]+")
 _API_VERSIONS = {
     "Pod": "v1", "ReplicationController": "v1", "Namespace": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1",
@@ -28,7 +31,8 @@ def _timestamp(report: AuditReport) -> dict[str, int]:
 
 
 def _result(f: Finding, timestamp: dict[str, int]) -> dict[str, Any]:
-    properties = {"cluster": f.cluster, "container": f.container, "image": f.image, "fingerprint": f.fingerprint}
+    properties = {"cluster": f.cluster, "container": f.container, "image": f.image, "fingerprint": f.fingerprint,
+                  "sealgateSeverity": f.severity.label}
     if f.digest:
         properties["digest"] = f.digest
     for key, value in f.evidence.items():
@@ -39,7 +43,7 @@ def _result(f: Finding, timestamp: dict[str, int]) -> dict[str, Any]:
         "policy": f"sealgate-{f.rule_info.name}",
         "rule": f.rule,
         "category": "Supply chain",
-        "severity": f.severity.label,
+        "severity": _SEVERITY[f.severity],
         "result": "error" if f.rule in ("SG008", "SG010") else "fail",
         "scored": True,
         "message": f.message,

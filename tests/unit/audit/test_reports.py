@@ -14,7 +14,10 @@ import yaml
 from verifier.audit import AuditReport, ClusterSummary, Finding, Severity, Workload, render, report_exit_code
 from verifier.cli import main
 
-SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "audit-report.schema.json"
+ROOT = Path(__file__).resolve().parents[3]
+SCHEMA = ROOT / "schemas" / "audit-report.schema.json"
+SARIF_SCHEMA = ROOT / "tests" / "assets" / "schemas" / "sarif-schema-2.1.0.json"
+CRD = ROOT / "tests" / "assets" / "schemas" / "wgpolicyk8s.io_clusterpolicyreports.v1alpha2.yaml"
 DIGEST = "sha256:" + "ab" * 32
 
 
@@ -43,7 +46,12 @@ def test_json_validates_against_the_published_schema():
 
 def test_sarif_has_rules_with_help_and_logical_locations():
     log = json.loads(render(_report(), "sarif"))
+    validator = jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text()))
+    validator.validate(log)
     assert log["version"] == "2.1.0"
+    broken = json.loads(json.dumps(log))
+    broken["runs"][0]["results"][0]["level"] = "fatal"
+    assert not validator.is_valid(broken)
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     assert all(r["help"]["text"] and r["shortDescription"]["text"] for r in rules)
@@ -56,6 +64,12 @@ def test_sarif_has_rules_with_help_and_logical_locations():
 
 def test_policyreports_per_namespace_and_cluster():
     docs = list(yaml.safe_load_all(render(_report(), "policyreport")))
+    crd = next(d for d in yaml.safe_load_all(CRD.read_text()) if d)
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha2")
+    validator = jsonschema.Draft4Validator(version["schema"]["openAPIV3Schema"])
+    for doc in docs:
+        validator.validate(doc)
+    assert not validator.is_valid(dict(docs[0], results=[{"policy": "p", "severity": "critical"}]))
     kinds = sorted((d["kind"], d["metadata"].get("namespace", "")) for d in docs)
     assert kinds == [("ClusterPolicyReport", ""), ("PolicyReport", "batch"), ("PolicyReport", "secret"),
                      ("PolicyReport", "shop")]
@@ -63,7 +77,8 @@ def test_policyreports_per_namespace_and_cluster():
     assert shop["apiVersion"] == "wgpolicyk8s.io/v1alpha2"
     assert shop["summary"] == {"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0}
     result = shop["results"][0]
-    assert result["severity"] == "critical" and result["result"] == "fail" and result["rule"] == "SG003"
+    assert result["severity"] == "high" and result["properties"]["sealgateSeverity"] == "critical"
+    assert result["result"] == "fail" and result["rule"] == "SG003"
     assert result["resources"] == [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "shop"}]
     assert all(isinstance(v, str) for v in result["properties"].values())  # the CRD's properties are strings
     secret = next(d for d in docs if d["metadata"].get("namespace") == "secret")
