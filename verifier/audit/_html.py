@@ -56,16 +56,16 @@ def _bars(title: str, counts: dict[str, int], chart_id: str, colour_of: dict[str
     rows = list(counts.items())[:12]
     top = max((n for _, n in rows), default=0) or 1
     height = 22 * len(rows) + 28
-    parts = [f'<svg id="{chart_id}" width="360" height="{height}" role="img" aria-label="{html.escape(title)}">',
+    parts = [f'<svg id="{chart_id}" width="400" height="{height}" role="img" aria-label="{html.escape(title)}">',
              f'<text x="0" y="14" font-size="13" font-weight="bold">{html.escape(title)}</text>']
     for i, (label, n) in enumerate(rows):
         y = 24 + i * 22
         width = int(200 * n / top)
         colour = (colour_of or {}).get(label, "#4b5563")
-        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(label[:22])}</text>')
-        parts.append(f'<rect class="bar" data-label="{html.escape(label)}" data-value="{n}" x="130" y="{y}" '
+        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(label[:24])}</text>')
+        parts.append(f'<rect class="bar" data-label="{html.escape(label)}" data-value="{n}" x="160" y="{y}" '
                      f'width="{max(width, 1)}" height="16" fill="{colour}"/>')
-        parts.append(f'<text x="{136 + width}" y="{y + 13}" font-size="12">{n}</text>')
+        parts.append(f'<text x="{166 + width}" y="{y + 13}" font-size="12">{n}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
