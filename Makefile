@@ -43,6 +43,7 @@ bench: setup
 	$(PY) benchmarks/verify.py
 	$(PY) benchmarks/webhook.py
 	$(PY) benchmarks/load.py
+	$(PY) benchmarks/audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

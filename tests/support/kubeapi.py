@@ -399,6 +399,9 @@ class KubeAPIDouble:
             return _status(401, "Unauthorized", "Unauthorized")
         parts = [p for p in url.path.split("/") if p]
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        discovery = _discovery(url.path.rstrip("/"))
+        if discovery is not None:
+            return 200, orjson.dumps(discovery)
         if parts[:2] == ["api", "v1"]:
             group, rest = "/api/v1", parts[2:]
         elif len(parts) >= 3 and parts[0] == "apis":
@@ -466,6 +469,31 @@ class KubeAPIDouble:
         head = orjson.dumps({"kind": f"{kind}List", "apiVersion": api_version, "metadata": metadata})
         body = head[:-1] + b',"items":[' + b",".join(items[start:end]) + b"]}"
         return 200, body
+
+
+def _discovery(path: str) -> dict[str, Any] | None:
+    """The discovery documents kubectl reads before it lists (version, API groups, resource lists)."""
+    if path == "/version":
+        return {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "platform": "linux/amd64"}
+    if path == "/api":
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    if path == "/apis":
+        groups = [{"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+                   "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}} for g in ("apps", "batch")]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+    resources = [
+        {"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
+         "verbs": ["get", "list", "watch"]}
+        for kind, (group, plural) in KINDS.items()
+        if group == path
+    ]
+    if not resources:
+        return None
+    if path == "/api/v1":
+        resources.append({"name": "namespaces", "singularName": "namespace", "namespaced": False,
+                          "kind": "Namespace", "verbs": ["get", "list", "watch"]})
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": path.removeprefix("/api/").removeprefix(
+        "/apis/"), "resources": resources}
 
 
 def _tempdir() -> str:

@@ -197,6 +197,7 @@ class AuditReport:
     findings: list[Finding]
     images: int = 0  # distinct image references checked
     digests: int = 0  # distinct digests verified
+    verifications: int = 0  # attachment look-ups made (one per distinct digest and attestation need)
     policies: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
@@ -229,6 +230,7 @@ class AuditReport:
                 "byNamespace": self.by_namespace(),
                 "images": self.images,
                 "digests": self.digests,
+                "verifications": self.verifications,
             },
             "rules": [
                 {"id": r.id, "name": r.name, "severity": r.severity.label, "title": r.title, "help": r.help}

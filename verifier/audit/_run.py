@@ -75,6 +75,7 @@ async def run_audit(
         findings=sorted(findings, key=lambda f: f.sort_key()),
         images=len(checker.images),
         digests=len(checker.digests),
+        verifications=checker.engine.stats.verifications,
         policies=tuple(p.name for p in policies.policies),
     )
 
