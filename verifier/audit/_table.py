@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 from rich.console import Console
 from rich.table import Table
@@ -21,8 +22,10 @@ _STYLE = {
 }
 
 
-def render_table(report: AuditReport, *, color: bool = False, width: int = 160) -> str:
+def render_table(report: AuditReport, *, color: bool = False, width: int | None = None) -> str:
     buffer = io.StringIO()
+    if width is None:  # a terminal's own width; 160 columns in files and pipes
+        width = shutil.get_terminal_size((160, 40)).columns if color else 160
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     many = len(report.clusters) > 1
     for cluster in report.clusters:
