@@ -379,8 +379,9 @@ class KubeAPIDouble:
 
     def _user(self, handler: BaseHTTPRequestHandler) -> str | None:
         auth = handler.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            return self.tokens.get(auth[7:])
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer":  # the scheme is case-insensitive (RFC 6750); in-cluster sends "bearer"
+            return self.tokens.get(token.strip())
         if self.tls:
             cert = handler.connection.getpeercert()  # type: ignore[attr-defined]
             if cert:
