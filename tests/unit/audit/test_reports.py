@@ -120,3 +120,47 @@ def test_cli_on_manifests_without_policies(tmp_path, capsys):
     bad.write_text("kind: [unclosed\n")
     assert main(["audit", "--from-file", str(bad)]) == 2
     assert "neither JSON nor YAML" in capsys.readouterr().err
+
+
+def _stderr_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    import os
+    import pty
+    import subprocess
+
+    primary, secondary = pty.openpty()
+    try:
+        run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=secondary, env=env, timeout=60, check=False)
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO once the terminal has no writer left
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(primary)
+    return run.returncode, seen
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    """stderr a terminal: a progress bar; a pipe, or a terminal with --quiet: nothing on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: r, namespace: ops}\nspec:\n  jobTemplate:\n"
+        "    spec:\n      template:\n        spec:\n          containers:\n          - {name: r, image: reg.test/r:1}\n"
+    )
+    argv = [sys.executable, "-m", "verifier.cli", "audit", "--from-file", str(manifest), "--fail-on", "critical"]
+    env = dict(os.environ, COLUMNS="100", TERM="xterm")
+    piped = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert piped.returncode == 0 and piped.stderr == "" and "SG001" in piped.stdout
+    code, seen = _stderr_on_a_terminal(argv, env)
+    assert code == 0 and (b"manifests: checking images" in seen or b"manifests: listing" in seen)
+    code, seen = _stderr_on_a_terminal([*argv, "--quiet"], env)
+    assert code == 0 and seen == b""
