@@ -128,9 +128,9 @@ def _cluster(w: World, api: KubeAPIDouble) -> None:
     api.add(
         pod("odd", "weird", [("empty", ""), ("bad", "Not A Ref"), ("bare-digest", "@sha256:" + "cd" * 32),
                              ("down", f"{w.down}/team/app@sha256:{'ef' * 32}"),
-                             ("pulling", f"{h}/audit/signed@{signed}")],
+                             ("pulling", f"{h}/audit/signed@{signed}"), ("local", f"{h}/audit/signed@{signed}")],
             image_ids={"empty": None, "bad": None, "bare-digest": None, "down": f"{w.down}/team/app@sha256:{'ef' * 32}",
-                       "pulling": None}),
+                       "pulling": None, "local": "docker://sha256:" + "12" * 32}),
     )
     api.add_namespace("secret")
     api.add(
@@ -176,6 +176,7 @@ def test_every_finding_and_nothing_false(world, tmp_path, capsys):
         ("SG009", "odd", "Pod/weird", "bare-digest", c),
         ("SG008", "odd", "Pod/weird", "down", c),
         ("SG011", "odd", "Pod/weird", "pulling", c),
+        ("SG011", "odd", "Pod/weird", "local", c),  # an imageID without a registry digest
         ("SG010", "secret", "Namespace/secret", "", c),
     }
     assert _keys(report) == expected
@@ -192,6 +193,8 @@ def test_every_finding_and_nothing_false(world, tmp_path, capsys):
     assert by[("SG008", "weird", "down")]["evidence"]["code"] == "REGISTRY_UNAVAILABLE"
     assert "forbidden" in by[("SG010", "secret", "")]["message"]
     assert by[("SG003", "swapped", "app")]["severity"] == "critical"
+    assert by[("SG011", "weird", "local")]["evidence"]["imageID"] == "docker://sha256:" + "12" * 32
+    assert by[("SG011", "weird", "pulling")]["message"] == "container 'pulling' reports no imageID yet"
     clusters = report["clusters"]
     assert [(x["name"], x["status"]) for x in clusters] == [("auditor", "partial")]
 

@@ -110,8 +110,11 @@ class Checker:
             return out
         if ref.digest is None:
             add("SG001", f"{use.image} is referenced by tag {ref.tag!r}, not by digest", {"tag": ref.tag})
-        if use.not_running:
+        if use.unpinned_id == "":
             add("SG011", f"container {use.container!r} reports no imageID yet", {})
+        elif use.unpinned_id is not None:
+            add("SG011", f"container {use.container!r} reports imageID {use.unpinned_id!r}, which names no registry "
+                "digest: what runs cannot be compared with the spec", {"imageID": use.unpinned_id})
         runs = _running_ref(ref, use.running)
         decision = spec_decision
         if runs is not None:

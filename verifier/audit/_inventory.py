@@ -34,8 +34,9 @@ class ImageUse:
     running: str | None  # the digest the node pulled (sha256:...), None when unknown
     source: str  # "pod" or "template"
     pods: list[str] = field(default_factory=list)
-    #: a pod reported the container but no imageID (pending or pulling)
-    not_running: bool = False
+    #: a pod reported the container without a registry digest: "" (no imageID yet: pending, pulling) or the
+    #: imageID it gave instead (a bare local image id); None when the digest is known or there is no status
+    unpinned_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -43,7 +44,7 @@ class _Pod:
     namespace: str
     name: str
     owner: Workload | None
-    uses: list[tuple[str, str, str, str, str | None, bool]]  # container, type, path, image, running, no-id
+    uses: list[tuple[str, str, str, str, str | None, str | None]]  # container, type, path, image, running, no-id
 
 
 @dataclass(slots=True)
@@ -100,7 +101,7 @@ class Inventory:
             for image in images:
                 status = statuses.get((image.list_name, image.container))
                 running = running_digest(status.get("imageID")) if status is not None else None
-                no_id = status is not None and running is None
+                no_id = None if status is None or running is not None else str(status.get("imageID") or "")[:200]
                 uses.append((image.container, image.list_name, image.field_path, image.image, running, no_id))
             self._pods.append(_Pod(namespace, name, owner, uses))
         else:
@@ -133,7 +134,8 @@ class Inventory:
                     use = merged[key] = ImageUse(pod.namespace, top, container, ctype, path, image, running, "pod")
                 if len(use.pods) < _MAX_PODS_NAMED:
                     use.pods.append(pod.name)
-                use.not_running = use.not_running or no_id
+                if no_id is not None and use.unpinned_id is None:
+                    use.unpinned_id = no_id
         listed = {(t.namespace, t.workload) for t in self._templates}
         for template in self._templates:
             top = self._top(template.namespace, template.workload)

@@ -99,9 +99,9 @@ RULES: dict[str, Rule] = {
             "forbidden): nothing there was audited. Grant list on pods and workloads, or fix the credentials.",
         ),
         Rule(
-            "SG011", "not-running", Severity.INFO, "Container has not pulled its image yet",
-            "The pod reports no imageID for the container (pending, pulling, or failing to pull): the running "
-            "digest could not be compared with the spec.",
+            "SG011", "not-running", Severity.INFO, "Running digest unknown",
+            "The pod reports no imageID for the container (pending, pulling, or failing to pull), or one without a "
+            "registry digest (an image built on the node): the running digest could not be compared with the spec.",
         ),
     )
 }
