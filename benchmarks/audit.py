@@ -9,6 +9,7 @@ listing, and it says so). Targets: under 15 s, each distinct digest looked up on
 on a miss.
 
     python benchmarks/audit.py [--pods 10000] [--namespaces 200] [--images 500]
+    BENCH_PROFILE=1 python benchmarks/audit.py ...    # also print the audit's cProfile (cumulative)
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _serve_double(images: list[tuple[str, str]], pods: int, namespaces: int, con
 
 def _child(config: str, policy: str) -> None:
     """Runs in its own process: the audit alone, then its numbers as JSON on stdout."""
-    from verifier.audit import Target, run_audit
+    from verifier.audit import Progress, Target, run_audit
     from verifier.kubeapi import KubeClient
     from verifier.policy import load_policy_files
 
@@ -111,17 +112,36 @@ def _child(config: str, policy: str) -> None:
         clients.append(KubeClient.from_kubeconfig(config, "bench"))
         return clients[-1]
 
+    marks: dict[str, float] = {}
+
+    class Phases(Progress):
+        def listing(self, cluster: str) -> None:
+            marks["listing"] = time.perf_counter()
+
+        def start(self, cluster: str, total: int) -> None:
+            marks["checking"] = time.perf_counter()
+
     async def go() -> tuple[Any, int]:
         async with RegistryClient() as client:
-            report = await run_audit([Target("bench", connect=connect)], policies, client)
+            report = await run_audit([Target("bench", connect=connect)], policies, client, Phases())
             return report, client.request_count
 
     start = time.perf_counter()
-    report, registry_requests = asyncio.run(go())
-    wall = time.perf_counter() - start
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as prof:
+            report, registry_requests = asyncio.run(go())
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    else:
+        report, registry_requests = asyncio.run(go())
+    end = time.perf_counter()
+    wall = end - start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
-        "wall": wall, "rss_mb": rss_mb, "registry_requests": registry_requests, "api_requests": clients[0].requests,
+        "wall": wall, "list": marks["checking"] - marks["listing"], "check": end - marks["checking"],
+        "rss_mb": rss_mb, "registry_requests": registry_requests, "api_requests": clients[0].requests,
         "pods": report.clusters[0].pods, "namespaces": report.clusters[0].namespaces, "images": report.images,
         "digests": report.digests, "verifications": report.verifications, "findings": len(report.findings),
         "rules": report.by_rule(),
@@ -180,6 +200,8 @@ def main() -> int:
         parent.send("stop")
         api_total = parent.recv()
         server.join(5)
+        if os.environ.get("BENCH_PROFILE"):
+            print(run.stderr[-12000:], file=sys.stderr)
         if run.returncode != 0:
             print(run.stderr[-3000:], file=sys.stderr)
             return 1
@@ -196,6 +218,7 @@ def main() -> int:
     print(f"cluster: {r['pods']} pods in {r['namespaces']} namespaces over {r['images']} image references, "
           f"{r['digests']} distinct digests; findings {r['findings']} {r['rules']}")
     print(f"{'sealgate audit -A (list + verify)':48s} {r['wall']:7.2f} s   target < {TARGET_SECONDS:g} s")
+    print(f"  of which listing and inventory / checking   {r['list']:7.2f} s / {r['check']:.2f} s")
     print(f"{floor_what[:48]:48s} {floor:7.2f} s   (listing floor; ratio {r['wall'] / floor:.1f}x)")
     print(f"Kubernetes API requests (audit / all)            {r['api_requests']:7d} / {api_total}")
     print(f"registry requests                                {r['registry_requests']:7d}   "
