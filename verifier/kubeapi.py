@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import urllib3
+import yaml
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
@@ -119,7 +120,7 @@ def kubeconfig_contexts(path: str) -> tuple[list[str], str | None]:
     """(every context name in the kubeconfig, the current context or None)."""
     try:
         contexts, current = list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, ValueError, TypeError, AttributeError) as exc:
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
         raise KubeConfigError(f"kubeconfig {path}: {_one_line(exc)}") from None
     names = [c["name"] for c in contexts if isinstance(c, dict) and isinstance(c.get("name"), str)]
     return names, current.get("name") if isinstance(current, dict) else None
@@ -146,7 +147,7 @@ class KubeClient:
             load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=context, client_configuration=configuration, persist_config=False
             )
-        except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
             where = f"context {context!r} of kubeconfig {path}" if context else f"kubeconfig {path}"
             raise KubeConfigError(f"{where}: {_one_line(exc)}") from None
         if context is None:

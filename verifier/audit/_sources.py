@@ -148,8 +148,13 @@ def _problem(namespace: str, resource: str, exc: KubeError) -> ListProblem:
 def from_files(paths: list[str]) -> Snapshot:
     snap = Snapshot()
     for path in paths:
+        found = 0
         for obj in _documents(path):
-            _add_tree(snap.inventory, obj)
+            if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
+                found += 1
+                _add_tree(snap.inventory, obj)
+        if not found:
+            raise UsageError(f"--from-file {path}: no Kubernetes objects (documents with a kind) in it")
     return snap
 
 

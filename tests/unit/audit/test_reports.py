@@ -120,6 +120,9 @@ def test_cli_on_manifests_without_policies(tmp_path, capsys):
     bad.write_text("kind: [unclosed\n")
     assert main(["audit", "--from-file", str(bad)]) == 2
     assert "neither JSON nor YAML" in capsys.readouterr().err
+    bad.write_text("[1, 2, 3]\n")
+    assert main(["audit", "--from-file", str(bad)]) == 2
+    assert "no Kubernetes objects" in capsys.readouterr().err
 
 
 def _stderr_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, bytes]:

@@ -114,6 +114,12 @@ def test_in_cluster_service_account(api, tmp_path, monkeypatch):
 def test_missing_context_file_and_unreachable_server(tmp_path):
     with pytest.raises(KubeConfigError, match="kubeconfig"):
         KubeClient.from_kubeconfig(str(tmp_path / "absent"), "x")
+    broken = tmp_path / "broken"
+    broken.write_text("clusters: [unclosed\n")
+    with pytest.raises(KubeConfigError, match=f"kubeconfig {broken}: while parsing"):
+        kubeconfig_contexts(str(broken))
+    with pytest.raises(KubeConfigError, match=f"kubeconfig {broken}: while parsing"):
+        KubeClient.from_kubeconfig(str(broken))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
