@@ -98,7 +98,9 @@ class Checker:
                 Finding(
                     rule, severity if severity is not None else RULES[rule].severity, cluster, use.namespace,
                     use.workload, use.container, use.container_type, use.image, message, use.running,
-                    {"fieldPath": use.field_path, "source": use.source, **evidence}, tuple(use.pods),
+                    {"fieldPath": use.field_path, "source": use.source, **({"file": use.file} if use.file else {}),
+                     **evidence},
+                    tuple(use.pods),
                 )
             )
 

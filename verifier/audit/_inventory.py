@@ -34,6 +34,8 @@ class ImageUse:
     running: str | None  # the digest the node pulled (sha256:...), None when unknown
     source: str  # "pod" or "template"
     pods: list[str] = field(default_factory=list)
+    #: the file the object came from (``--from-file``), None for a live cluster
+    file: str | None = None
     #: a pod reported the container without a registry digest: "" (no imageID yet: pending, pulling) or the
     #: imageID it gave instead (a bare local image id); None when the digest is known or there is no status
     unpinned_id: str | None = None
@@ -45,6 +47,7 @@ class _Pod:
     name: str
     owner: Workload | None
     uses: list[tuple[str, str, str, str, str | None, str | None]]  # container, type, path, image, running, no-id
+    file: str | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class _Template:
     workload: Workload
     owner: Workload | None
     uses: list[tuple[str, str, str, str]]  # container, type, path, image
+    file: str | None = None
 
 
 class Inventory:
@@ -67,8 +71,8 @@ class Inventory:
         self.workloads = 0
         self.namespaces: set[str] = set()
 
-    def add(self, obj: Mapping[str, Any], default_namespace: str = "default") -> bool:
-        """Take one object; False when it is not a kind that runs containers."""
+    def add(self, obj: Mapping[str, Any], default_namespace: str = "default", file: str | None = None) -> bool:
+        """Take one object (read from ``file``, if from one); False when it is not a kind that runs containers."""
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
         if not isinstance(kind, str) or not isinstance(api_version, str):
@@ -103,11 +107,11 @@ class Inventory:
                 running = running_digest(status.get("imageID")) if status is not None else None
                 no_id = None if status is None or running is not None else str(status.get("imageID") or "")[:200]
                 uses.append((image.container, image.list_name, image.field_path, image.image, running, no_id))
-            self._pods.append(_Pod(namespace, name, owner, uses))
+            self._pods.append(_Pod(namespace, name, owner, uses, file))
         else:
             self.workloads += 1
             uses_t = [(i.container, i.list_name, i.field_path, i.image) for i in images]
-            self._templates.append(_Template(namespace, me, owner, uses_t))
+            self._templates.append(_Template(namespace, me, owner, uses_t, file))
         return True
 
     def _top(self, namespace: str, workload: Workload) -> Workload:
@@ -131,7 +135,9 @@ class Inventory:
                 key = (pod.namespace, top, ctype, container, image, running)
                 use = merged.get(key)
                 if use is None:
-                    use = merged[key] = ImageUse(pod.namespace, top, container, ctype, path, image, running, "pod")
+                    use = merged[key] = ImageUse(
+                        pod.namespace, top, container, ctype, path, image, running, "pod", file=pod.file
+                    )
                 if len(use.pods) < _MAX_PODS_NAMED:
                     use.pods.append(pod.name)
                 if no_id is not None and use.unpinned_id is None:
@@ -146,7 +152,9 @@ class Inventory:
             for container, ctype, path, image in template.uses:
                 key = (template.namespace, top, ctype, container, image, None)
                 merged.setdefault(
-                    key, ImageUse(template.namespace, top, container, ctype, path, image, None, "template")
+                    key,
+                    ImageUse(template.namespace, top, container, ctype, path, image, None, "template",
+                             file=template.file),
                 )
         return list(merged.values())
 

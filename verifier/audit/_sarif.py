@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -19,11 +21,24 @@ _SCORE = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5"
           Severity.INFO: "0.0"}
 
 
+def _uri(f: Finding) -> str:
+    """GitHub code scanning needs a physical location: the manifest for ``--from-file``, else a stable
+    repository-relative pseudo-path naming the object (``kubernetes/<cluster>/<namespace>/<Kind>/<name>``)."""
+    file = f.evidence.get("file")
+    if isinstance(file, str) and file:
+        path = PurePosixPath(file.replace("\\", "/"))
+        if not path.is_absolute() and ".." not in path.parts:
+            return quote(str(path))
+    parts = ["kubernetes", f.cluster, f.namespace or "_cluster", f.workload.kind, f.workload.name]
+    return "/".join(quote(p, safe="") for p in parts)
+
+
 def _locations(f: Finding) -> list[dict[str, Any]]:
     names = [f.cluster, f.namespace, f"{f.workload.kind}/{f.workload.name}", f.container]
     fqn = "/".join(n for n in names if n)
     kind = "member" if f.container else "namespace" if f.workload.kind in ("Namespace", "Cluster") else "type"
     return [{
+        "physicalLocation": {"artifactLocation": {"uri": _uri(f)}, "region": {"startLine": 1}},
         "logicalLocations": [{"name": f.container or f.workload.name, "fullyQualifiedName": fqn, "kind": kind}],
         "message": {"text": fqn},
     }]

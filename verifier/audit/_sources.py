@@ -152,21 +152,21 @@ def from_files(paths: list[str]) -> Snapshot:
         for obj in _documents(path):
             if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
                 found += 1
-                _add_tree(snap.inventory, obj)
+                _add_tree(snap.inventory, obj, path)
         if not found:
             raise UsageError(f"--from-file {path}: no Kubernetes objects (documents with a kind) in it")
     return snap
 
 
-def _add_tree(inventory: Inventory, obj: Any, depth: int = 0) -> None:
+def _add_tree(inventory: Inventory, obj: Any, file: str, depth: int = 0) -> None:
     if not isinstance(obj, dict) or depth > 2:
         return
     kind = obj.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
         for item in obj["items"]:
-            _add_tree(inventory, item, depth + 1)
+            _add_tree(inventory, item, file, depth + 1)
         return
-    inventory.add(obj)
+    inventory.add(obj, file=file)
 
 
 def _documents(path: str) -> Iterator[Any]:

@@ -60,6 +60,8 @@ def test_sarif_has_rules_with_help_and_logical_locations():
     assert first["level"] == "error"
     assert first["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "prod/shop/Deployment/web/web"
     assert first["partialFingerprints"]["sealgateFinding/v1"] == _report().findings[0].fingerprint
+    # code scanning wants a physical location: a pseudo-path for a live cluster
+    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "kubernetes/prod/shop/Deployment/web"
 
 
 def test_policyreports_per_namespace_and_cluster():
@@ -100,7 +102,7 @@ def test_exit_code_follows_fail_on(fail_on, code):
     assert report_exit_code(report, Severity.parse(fail_on)) == code
 
 
-def test_cli_on_manifests_without_policies(tmp_path, capsys):
+def test_cli_on_manifests_without_policies(tmp_path, capsys, monkeypatch):
     """No policy: images are reported as not covered (noMatch), never contacted; exit code per --fail-on."""
     manifest = tmp_path / "app.yaml"
     manifest.write_text(
@@ -112,7 +114,15 @@ def test_cli_on_manifests_without_policies(tmp_path, capsys):
     assert "SG001 mutable-tag" in out and "SG007 no-match" in out and "2 findings" in out
     assert main(["audit", "--from-file", str(manifest), "--fail-on", "medium", "-o", str(tmp_path / "r.sarif"),
                  "--output", "sarif"]) == 1
-    assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
+    assert uris == {"kubernetes/manifests/shop/Deployment/web"}  # an absolute manifest path is not repository-relative
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "--from-file", "app.yaml", "--output", "sarif", "-o", "r2.sarif", "--quiet"]) == 1
+    sarif = json.loads((tmp_path / "r2.sarif").read_text())
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]} == {
+        "app.yaml"
+    }
     with pytest.raises(SystemExit) as usage:
         main(["audit", "--from-file", str(manifest), "--output", "xml"])
     assert usage.value.code == 2
