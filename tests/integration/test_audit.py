@@ -294,3 +294,33 @@ def test_each_digest_is_verified_once(world, tmp_path, capsys):
     assert rules == sorted({("SG001", f"ns{n}") for n in range(6)} | {("SG004", f"ns{n}") for n in range(6)})
     # two tags resolved once each, two digests' attachments discovered once each: a handful of requests
     assert requests < 20
+
+
+def test_namespace_labels_select_policies_even_without_listing_namespaces(world, tmp_path, capsys):
+    """A policy that selects namespaces by label: labels come from the namespace list, or, for a user who may
+    only GET the namespaces asked for (-n), one by one. The unsigned image is judged in prod, not in dev."""
+    h = world.host
+    key = (world.tmp / "ci.pub").read_text()
+    policy = tmp_path / "labels.yaml"
+    policy.write_text(json.dumps({
+        "apiVersion": "sealgate.dev/v1alpha1", "kind": "ImagePolicy", "metadata": {"name": "prod-only"},
+        "spec": {"images": [f"{h}/audit/**"], "namespaces": {"matchLabels": {"env": "prod"}},
+                 "authorities": [{"name": "ci", "key": {"data": key}}]},
+    }) + "\n---\n" + json.dumps({"apiVersion": "sealgate.dev/v1alpha1", "kind": "Settings",
+                                  "spec": {"noMatch": "allow"}}))
+    with KubeAPIDouble() as api:
+        api.add_namespace("prod", {"env": "prod"})
+        api.add_namespace("dev", {"env": "dev"})
+        for ns in ("prod", "dev"):
+            api.add(pod(ns, "app", [("app", f"{h}/audit/unsigned@{world.unsigned}")],
+                        image_ids={"app": f"{h}/audit/unsigned@{world.unsigned}"}))
+        api.no_namespace_list.add("narrow")
+        users = {"wide": api.token_user("wide"), "narrow": api.token_user("narrow")}
+        config = api.kubeconfig(tmp_path / "config", users)
+        _, wide = _audit(capsys, "--kubeconfig", config, "--context", "wide", "--policy", str(policy))
+        _, narrow = _audit(capsys, "--kubeconfig", config, "--context", "narrow", "-n", "prod", "-n", "dev",
+                           "--policy", str(policy))
+    for report, cluster in ((wide, "wide"), (narrow, "narrow")):
+        keys = _keys(report)
+        assert ("SG004", "prod", "Pod/app", "app", cluster) in keys
+        assert not [k for k in keys if k[1] == "dev" and k[0] in ("SG004", "SG008")]

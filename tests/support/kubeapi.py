@@ -284,6 +284,8 @@ class KubeAPIDouble:
         #: user -> namespaces that answer 403 to them; users in ``namespaced_only`` cannot list cluster-wide
         self.forbidden: dict[str, set[str]] = {}
         self.namespaced_only: set[str] = set()
+        #: users who may GET a namespace but not list them
+        self.no_namespace_list: set[str] = set()
         self.expire_continue = 0  # the next N continue tokens answer 410 Gone
         self.requests: list[str] = []
         self.generation = 1
@@ -433,6 +435,9 @@ class KubeAPIDouble:
             if name not in self.namespaces:
                 return _status(404, "NotFound", f'namespaces "{name}" not found')
             return 200, orjson.dumps(self._namespace(name) | {"kind": "Namespace", "apiVersion": "v1"})
+        if user in self.no_namespace_list:
+            return _status(403, "Forbidden", f'namespaces is forbidden: User "{user}" cannot list resource '
+                           '"namespaces" at the cluster scope')
         items = [self._namespace(n) for n in sorted(self.namespaces)]
         return 200, orjson.dumps({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items})
 

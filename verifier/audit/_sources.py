@@ -65,6 +65,8 @@ def from_cluster(client: KubeClient, namespaces: list[str] | None) -> Snapshot:
     snap.labels = _namespace_labels(client, snap)
     if snap.problems and snap.problems[-1].fatal:
         return snap
+    if snap.labels is None and namespaces is not None:  # may not list namespaces: read the ones asked for
+        snap.labels = _labels_one_by_one(client, namespaces)
     jobs: list[tuple[str, str | None]] = []
     if namespaces is None:
         for resource in _WORKLOADS:
@@ -123,6 +125,22 @@ def _namespace_labels(client: KubeClient, snap: Snapshot) -> dict[str, Mapping[s
         fatal = exc.code == "KUBE_UNAVAILABLE"
         snap.problems.append(ListProblem("", "namespaces", exc.message, fatal=fatal))
         return None
+
+
+def _labels_one_by_one(client: KubeClient, namespaces: list[str]) -> dict[str, Mapping[str, str]] | None:
+    labels: dict[str, Mapping[str, str]] = {}
+    for name in namespaces:
+        try:
+            namespace = client.get(f"/api/v1/namespaces/{name}")
+        except KubeError:
+            continue  # unknown labels: a policy that selects by label reports the image as not checked
+        metadata = namespace.get("metadata") if namespace else None
+        raw = metadata.get("labels") if isinstance(metadata, dict) else None
+        if isinstance(raw, dict) and all(isinstance(v, str) for v in raw.values()):
+            labels[name] = raw
+        elif namespace is not None:
+            labels[name] = {}
+    return labels or None
 
 
 def _list(
