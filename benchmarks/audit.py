@@ -75,7 +75,8 @@ async def _push_images(host: str, count: int) -> list[tuple[str, str]]:
 def _serve_double(images: list[tuple[str, str]], pods: int, namespaces: int, config: Path, conn: Any) -> None:
     """Child process: the API double (TLS) with the cluster; writes the kubeconfig, sends its URL and token,
     then (asked to stop) its request count."""
-    from tests.support.kubeapi import KubeAPIDouble, pod, workload
+    from tests.support.k8sobjects import pod, workload
+    from tests.support.kubeapi import KubeAPIDouble
 
     api = KubeAPIDouble(tls=True)
     deployments = pods // PER_DEPLOYMENT

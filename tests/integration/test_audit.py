@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.kubeapi import KubeAPIDouble, pod, workload
+from tests.support.k8sobjects import pod, workload
+from tests.support.kubeapi import KubeAPIDouble
 from tools import build_image, push_image
 from verifier.cli import main
 

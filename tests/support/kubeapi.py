@@ -9,7 +9,7 @@ bearer-token and client-certificate (mutual TLS) authentication, and RBAC: per u
 
     with KubeAPIDouble(tls=True) as api:
         api.add_namespace("payments", {"env": "prod"})
-        api.add(deployment("payments", "web", [("web", "reg/app:v1")]))
+        api.add(workload("Deployment", "payments", "web", [("web", "reg/app:v1")]))   # tests.support.k8sobjects
         path = api.kubeconfig(tmp / "config", {"admin": api.token_user("admin")})
 """
 
@@ -22,7 +22,7 @@ import hashlib
 import ssl
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets" / "k8s"
-
 #: kind -> (API group path, plural)
 KINDS: dict[str, tuple[str, str]] = {
     "Pod": ("/api/v1", "pods"),
@@ -48,146 +46,6 @@ KINDS: dict[str, tuple[str, str]] = {
     "Job": ("/apis/batch/v1", "jobs"),
     "CronJob": ("/apis/batch/v1", "cronjobs"),
 }
-_CREATED = "2026-11-01T09:00:00Z"
-
-Containers = Sequence[tuple[str, str]]
-
-
-# --- object builders (kubectl shapes plus what the API server adds) -------------------------------------
-
-
-def _shape(name: str) -> dict[str, Any]:
-    return dict(orjson.loads((ASSETS / f"{name}.json").read_bytes()))
-
-
-def _containers(entries: Containers) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": name,
-            "image": image,
-            "resources": {},
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "File",
-            "imagePullPolicy": "IfNotPresent",
-        }
-        for name, image in entries
-    ]
-
-
-def _metadata(namespace: str, name: str, owner: tuple[str, str] | None) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "name": name,
-        "namespace": namespace,
-        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{name}")),
-        "resourceVersion": "1",
-        "creationTimestamp": _CREATED,
-        "labels": {"app": name},
-    }
-    if owner is not None:
-        kind, owner_name = owner
-        api = "batch/v1" if kind in ("Job", "CronJob") else "v1" if kind == "ReplicationController" else "apps/v1"
-        meta["ownerReferences"] = [
-            {
-                "apiVersion": api,
-                "kind": kind,
-                "name": owner_name,
-                "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{owner_name}")),
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
-    return meta
-
-
-def workload(
-    kind: str,
-    namespace: str,
-    name: str,
-    containers: Containers,
-    *,
-    init: Containers = (),
-    replicas: int = 1,
-    owner: tuple[str, str] | None = None,
-) -> dict[str, Any]:
-    """A Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or ReplicationController."""
-    shape = {"ReplicationController": "replicationcontroller"}.get(kind, kind.lower())
-    obj = _shape(shape)
-    obj["metadata"] = _metadata(namespace, name, owner)
-    holder = obj["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else obj["spec"]
-    spec = holder["template"]["spec"]
-    spec["containers"] = _containers(containers)
-    spec.pop("initContainers", None)
-    if init:
-        spec["initContainers"] = _containers(init)
-    if kind in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"):
-        obj["spec"]["replicas"] = replicas
-        obj["status"] = {"replicas": replicas, "readyReplicas": replicas, "observedGeneration": 1}
-    return obj
-
-
-def pod(
-    namespace: str,
-    name: str,
-    containers: Containers,
-    *,
-    init: Containers = (),
-    ephemeral: Containers = (),
-    owner: tuple[str, str] | None = None,
-    image_ids: Mapping[str, str | None] | None = None,
-) -> dict[str, Any]:
-    """A running Pod; ``image_ids`` gives each container's ``imageID`` (None: still pulling, no imageID)."""
-    obj = _shape("pod")
-    obj["metadata"] = _metadata(namespace, name, owner)
-    obj["spec"]["containers"] = _containers(containers)
-    obj["spec"].pop("initContainers", None)
-    if init:
-        obj["spec"]["initContainers"] = _containers(init)
-    if ephemeral:
-        obj["spec"]["ephemeralContainers"] = _containers(ephemeral)
-    obj["spec"]["nodeName"] = "node-1"
-    ids = image_ids or {}
-
-    def status(entries: Containers, *, terminated: bool = False) -> list[dict[str, Any]]:
-        out = []
-        for cname, image in entries:
-            image_id = ids.get(cname, "")
-            running = image_id is not None
-            state: dict[str, Any]
-            if not running:
-                state = {"waiting": {"reason": "ContainerCreating"}}
-            elif terminated:
-                state = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": _CREATED}}
-            else:
-                state = {"running": {"startedAt": _CREATED}}
-            container_id = hashlib.sha256(f"{namespace}/{name}/{cname}".encode()).hexdigest()
-            out.append(
-                {
-                    "name": cname,
-                    "state": state,
-                    "lastState": {},
-                    "ready": running and not terminated,
-                    "restartCount": 0,
-                    "image": image,
-                    "imageID": image_id or "",
-                    **({"containerID": f"containerd://{container_id}", "started": True} if running else {}),
-                }
-            )
-        return out
-
-    obj["status"] = {
-        "phase": "Running",
-        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": _CREATED}],
-        "hostIP": "127.0.0.1",
-        "podIP": "127.0.0.1",
-        "startTime": _CREATED,
-        "qosClass": "BestEffort",
-        "containerStatuses": status(containers),
-    }
-    if init:
-        obj["status"]["initContainerStatuses"] = status(init, terminated=True)
-    if ephemeral:
-        obj["status"]["ephemeralContainerStatuses"] = status(ephemeral)
-    return obj
 
 
 # --- TLS material ---------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.kubeapi import KubeAPIDouble, pod
+from tests.support.k8sobjects import pod
+from tests.support.kubeapi import KubeAPIDouble
 from verifier.kubeapi import (
     RESOURCES,
     KubeClient,
