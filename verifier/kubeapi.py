@@ -14,6 +14,7 @@ restarts the list once, skipping objects already returned.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -143,13 +144,20 @@ class KubeClient:
     def from_kubeconfig(cls, path: str, context: str | None = None, *, limits: Limits = DEFAULT_LIMITS) -> KubeClient:
         """The cluster, user and credentials of ``context`` (the current context when None)."""
         configuration = Configuration()
+        where = f"context {context!r} of kubeconfig {path}" if context else f"kubeconfig {path}"
+        logged = _ErrorsLogged()  # the kubernetes package logs a failing exec plugin instead of raising
+        root = logging.getLogger()
+        root.addHandler(logged)
         try:
             load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=context, client_configuration=configuration, persist_config=False
             )
         except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
-            where = f"context {context!r} of kubeconfig {path}" if context else f"kubeconfig {path}"
             raise KubeConfigError(f"{where}: {_one_line(exc)}") from None
+        finally:
+            root.removeHandler(logged)
+        if logged.messages:
+            raise KubeConfigError(f"{where}: credential plugin failed: {_one_line(logged.messages[0])}")
         if context is None:
             context = kubeconfig_contexts(path)[1] or "default"
         return cls(configuration, name=context, limits=limits)
@@ -270,6 +278,17 @@ class KubeClient:
         if not isinstance(document, dict):
             raise KubeError(f"{self.name}: {path}: not a JSON object")
         return document
+
+
+class _ErrorsLogged(logging.Handler):
+    """Collects the errors the kubernetes package logs while it loads a kubeconfig."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _token_reader(token_file: str) -> Callable[[Configuration], None]:
