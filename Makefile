@@ -2,9 +2,9 @@
 VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
-APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk
+APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk chromium
 # the commands those packages provide, checked before calling apt
-NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk
+NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium
 
 .PHONY: setup system-deps run test lint typecheck unit bench clean
 
@@ -43,6 +43,7 @@ bench: setup
 	$(PY) benchmarks/verify.py
 	$(PY) benchmarks/webhook.py
 	$(PY) benchmarks/load.py
+	$(PY) benchmarks/audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

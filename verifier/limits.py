@@ -82,6 +82,12 @@ class Limits:
     #: seconds an open breaker fails fast before letting one probe request through (half-open)
     breaker_cooldown: float = 0.5
 
+    # --- the Kubernetes API (sealgate audit, namespace labels) ---------------------------------------------
+    #: objects asked for per list page (``limit``); pages are followed with ``continue``
+    kube_page_size: int = 500
+    #: largest API answer read (one list page of 500 pods is a few MiB)
+    max_kube_page_bytes: int = 64 * MiB
+
     # --- memory ------------------------------------------------------------------------------------------
     #: bearer tokens kept (one per registry host and repository scope), least recently used evicted
     max_cached_tokens: int = 1024

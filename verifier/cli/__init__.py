@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from verifier import __version__
-from verifier.cli import _attest, _bundle, _certs, _images, _policy, _serve
+from verifier.cli import _attest, _audit, _bundle, _certs, _images, _policy, _serve
 from verifier.errors import SealgateError
 
 __all__ = ["build_parser", "main"]
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _serve.register(commands)
     _policy.register(commands)
     _certs.register(commands)
+    _audit.register(commands)
     return parser
 
 

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from verifier.errors import SealgateError
+from verifier.kubeapi import KubeClient
 from webhook.namespaces import KubeNamespaceLabels
 
 TOKEN = "test-token"
@@ -59,7 +60,7 @@ def api(tmp_path):
 
 async def test_labels_are_read_with_the_token_and_cached(api):
     url, token = api
-    labels = KubeNamespaceLabels(url, token_file=str(token), ca_file=None, ttl=60)
+    labels = KubeNamespaceLabels(KubeClient.from_url(url, token_file=str(token)), ttl=60)
     try:
         assert await labels("payments") == {"env": "prod", "team": "pay"}
         assert await labels("payments") == {"env": "prod", "team": "pay"}
@@ -71,7 +72,7 @@ async def test_labels_are_read_with_the_token_and_cached(api):
 
 async def test_a_missing_namespace_is_none(api):
     url, token = api
-    labels = KubeNamespaceLabels(url, token_file=str(token), ca_file=None)
+    labels = KubeNamespaceLabels(KubeClient.from_url(url, token_file=str(token)))
     try:
         assert await labels("ghost") is None
     finally:
@@ -89,7 +90,7 @@ async def test_api_failures_are_sealgate_errors(api, tmp_path, name, token_text,
     url, _ = api
     token = tmp_path / "other-token"
     token.write_text(token_text)
-    labels = KubeNamespaceLabels(url, token_file=str(token), ca_file=None)
+    labels = KubeNamespaceLabels(KubeClient.from_url(url, token_file=str(token)))
     try:
         with pytest.raises(SealgateError, match=fragment):
             await labels(name)
@@ -103,7 +104,7 @@ async def test_an_unreachable_api_is_a_sealgate_error(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    labels = KubeNamespaceLabels(f"http://127.0.0.1:{port}", token_file=None, ca_file=None, timeout=1)
+    labels = KubeNamespaceLabels(KubeClient.from_url(f"http://127.0.0.1:{port}"))
     try:
         with pytest.raises(SealgateError, match="Kubernetes API unavailable"):
             await labels("payments")
