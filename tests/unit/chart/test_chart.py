@@ -117,6 +117,10 @@ MATRIX: dict[str, dict[str, Any]] = {
     "namespace labels read from the API server": {"namespaceLabels": {"enabled": True}},
     "client certificates required": {"tls": {"clientCASecret": "apiserver-client-ca"}},
     "image by digest": {"image": {"digest": DIGEST}},
+    "registry credentials for private registries": {
+        "registryCredentials": {"secretName": "regcred"},
+        "audit": {"enabled": True},
+    },
     "everything on": {
         "tls": {"caBundle": "", "certManager": {"enabled": True}},
         "audit": {"enabled": True},
@@ -536,3 +540,25 @@ def test_values_yaml_documents_every_key() -> None:
         if not documented and not is_block:
             undocumented.append(line)
     assert undocumented == []
+
+
+def test_registry_credentials_become_docker_config(case: tuple[str, dict[str, Any], list[dict[str, Any]]]) -> None:
+    _, values, docs = case
+    secret = values.get("registryCredentials", {}).get("secretName")
+    pods = [one(docs, "Deployment")["spec"]["template"]["spec"]]
+    if values.get("audit", {}).get("enabled"):
+        pods.append(one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+    for pod in pods:
+        (container,) = pod["containers"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        if secret:
+            assert container["env"] == [{"name": "DOCKER_CONFIG", "value": "/etc/sealgate/docker"}]
+            assert {"name": "docker-config", "mountPath": "/etc/sealgate/docker", "readOnly": True} in container[
+                "volumeMounts"
+            ]
+            assert volumes["docker-config"]["secret"] == {
+                "secretName": secret,
+                "items": [{"key": ".dockerconfigjson", "path": "config.json"}],  # what sealgate reads in DOCKER_CONFIG
+            }
+        else:
+            assert "env" not in container and "docker-config" not in volumes
