@@ -415,6 +415,8 @@ def test_policy_configmap_loads_with_sealgates_own_loader(
     policies = load_policy_files([tmp_path])
     assert policies.settings.deadline_seconds == 8
     assert [p.name for p in policies.policies] == [p["name"] for p in values.get("policy", {}).get("policies", [])]
+    annotations = one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert {"checksum/policy", "checksum/keys"} <= set(annotations)  # a policy or key change rolls the pods
     secret = one(docs, "Secret")
     published = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
     assert published == values.get("keys", {}).get("publicKeys", {})
