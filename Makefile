@@ -2,9 +2,9 @@
 VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
-APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk chromium
+APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk chromium shellcheck
 # the commands those packages provide, checked before calling apt
-NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium
+NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium shellcheck
 
 .PHONY: setup system-deps run test lint typecheck unit bench clean
 
