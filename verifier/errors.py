@@ -18,6 +18,7 @@ __all__ = [
     "DigestMismatchError",
     "EnvelopeInvalidError",
     "IdentityMismatchError",
+    "ImageInvalidError",
     "InvalidDigestError",
     "InvalidReferenceError",
     "KeyFileError",
@@ -33,6 +34,7 @@ __all__ = [
     "RegistryUnavailableError",
     "SealgateError",
     "SignatureInvalidError",
+    "SbomSourceError",
     "SigstoreError",
     "TimestampInvalidError",
     "TransparencyLogError",
@@ -156,6 +158,21 @@ class LimitExceededError(RegistryError):
 
 class BlobTooLargeError(LimitExceededError):
     code = "SIZE_LIMIT"
+
+
+# --- images read for an SBOM (exit 1; a source that cannot be named or opened exits 2) -------------------
+
+
+class SbomSourceError(UsageError):
+    """An SBOM source (``oci:DIR``, ``docker-archive:FILE``, ...) that is malformed, missing or unreadable."""
+
+    code = "SOURCE_INVALID"
+
+
+class ImageInvalidError(SealgateError):
+    """An image whose manifest, config or layers cannot be read: corrupt tar or gzip, no matching platform."""
+
+    code = "IMAGE_INVALID"
 
 
 # --- verification (exit 1) ------------------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""An :class:`Sbom` as a CycloneDX document (cyclonedx-python-lib), deterministic and schema-valid.
+
+Components are sorted by purl and their bom-refs are their purls (a purl found at several paths is one
+component with several evidence occurrences). ``reproducible`` fixes what would otherwise change between
+runs: the serial number (a UUIDv5 of the image and the component purls) and the timestamp
+(``SOURCE_DATE_EPOCH``, else the image's creation time, else the epoch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from datetime import UTC, datetime
+
+from cyclonedx.factory.license import LicenseFactory
+from cyclonedx.model import Property
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.model.license import License
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.output.json import JsonV1Dot5, JsonV1Dot6
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.spdx import is_supported_id
+from packageurl import PackageURL
+
+from verifier import __version__
+
+from ._model import Distro, ImageInfo, Package, Sbom
+
+__all__ = ["SPEC_VERSIONS", "render", "to_bom"]
+
+SPEC_VERSIONS = {"1.6": SchemaVersion.V1_6, "1.5": SchemaVersion.V1_5}
+_WRITERS = {"1.6": JsonV1Dot6, "1.5": JsonV1Dot5}
+
+
+def _licenses(names: tuple[str, ...]) -> list[License]:
+    """One expression alone, or any number of single licences (CycloneDX allows never both)."""
+    factory = LicenseFactory()
+    if len(names) == 1:
+        return [factory.make_from_string(names[0])]
+    return [factory.make_with_id(n) if is_supported_id(n) else factory.make_with_name(n) for n in names]
+
+
+def _occurrence(path: str) -> Occurrence:
+    return Occurrence(location="/" + path)
+
+
+def _component(group: list[Package]) -> Component:
+    first = group[0]
+    properties = [Property(name="sealgate:layer", value=first.layer)] if first.layer else []
+    properties += [Property(name=name, value=value) for name, value in first.properties]
+    paths = sorted({p.path for p in group})
+    return Component(
+        name=first.name,
+        version=first.version,
+        group=first.group,
+        type=ComponentType.APPLICATION if first.kind == "application" else ComponentType.LIBRARY,
+        purl=PackageURL.from_string(first.purl),
+        bom_ref=first.purl,
+        licenses=_licenses(first.licenses),
+        properties=properties,
+        evidence=ComponentEvidence(occurrences=[_occurrence(p) for p in paths]),
+    )
+
+
+def _os_component(distro: Distro) -> Component:
+    properties = [Property(name="sealgate:layer", value=distro.layer)] if distro.layer else []
+    return Component(
+        name=distro.id,
+        version=distro.version_id or None,
+        type=ComponentType.OPERATING_SYSTEM,
+        description=distro.pretty_name,
+        bom_ref=f"os:{distro.qualifier}",
+        properties=properties,
+        evidence=ComponentEvidence(occurrences=[_occurrence(distro.path)]),
+    )
+
+
+def _image_component(image: ImageInfo, layers: list[str]) -> Component:
+    properties = []
+    if image.platform:
+        properties.append(Property(name="sealgate:image:platform", value=image.platform))
+    if image.image_id:
+        properties.append(Property(name="sealgate:image:id", value=image.image_id))
+    properties.append(Property(name="sealgate:image:source", value=image.source))
+    properties += [Property(name=f"sealgate:image:layer:{i}", value=d) for i, d in enumerate(layers)]
+    image_purl = None
+    if image.digest:
+        repository, _, last = image.name.rpartition("/")
+        qualifiers = {"repository_url": image.name} if repository else {}
+        if image.architecture:
+            qualifiers["arch"] = image.architecture
+        image_purl = PackageURL(type="oci", name=last.lower(), version=image.digest, qualifiers=qualifiers)
+    return Component(
+        name=image.name,
+        version=image.digest or image.image_id,
+        type=ComponentType.CONTAINER,
+        bom_ref="image",
+        purl=image_purl,
+        properties=properties,
+    )
+
+
+def _timestamp(image: ImageInfo) -> datetime:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    if image.created:
+        try:
+            stamp = datetime.fromisoformat(image.created.replace("Z", "+00:00"))
+            return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.fromtimestamp(0, UTC)
+
+
+def to_bom(sbom: Sbom, *, reproducible: bool = False) -> Bom:
+    """The CycloneDX model of ``sbom``."""
+    groups: dict[str, list[Package]] = {}
+    for package in sbom.packages:
+        groups.setdefault(package.purl, []).append(package)
+    components = [_component(groups[key]) for key in sorted(groups)]
+    if sbom.distro is not None:
+        components.append(_os_component(sbom.distro))
+    image = _image_component(sbom.image, sbom.layers)
+    tools = ToolRepository(components=[Component(name="sealgate", version=__version__, type=ComponentType.APPLICATION)])
+    metadata = BomMetaData(tools=tools, component=image)
+    if reproducible:
+        seed = hashlib.sha256("\n".join([sbom.image.digest or sbom.image.image_id or "", *sorted(groups)]).encode())
+        metadata.timestamp = _timestamp(sbom.image)
+        bom = Bom(
+            components=components, metadata=metadata, serial_number=uuid.UUID(bytes=seed.digest()[:16], version=5)
+        )
+    else:
+        bom = Bom(components=components, metadata=metadata)
+    bom.register_dependency(image, components)
+    return bom
+
+
+def render(sbom: Sbom, *, spec_version: str = "1.6", reproducible: bool = False) -> str:
+    """CycloneDX JSON text of ``sbom`` (``spec_version`` 1.6 or 1.5), ending with a newline."""
+    writer = _WRITERS[spec_version](to_bom(sbom, reproducible=reproducible))
+    return writer.output_as_string(indent=2) + "\n"
