@@ -43,8 +43,9 @@ def _licenses(names: tuple[str, ...]) -> list[License]:
     return [factory.make_with_id(n) if is_supported_id(n) else factory.make_with_name(n) for n in names]
 
 
-def _occurrence(path: str) -> Occurrence:
-    return Occurrence(location="/" + path)
+def _occurrence(owner: str, path: str) -> Occurrence:
+    # an explicit bom-ref: the library orders occurrences by it first, and an unset one would order at random
+    return Occurrence(bom_ref=f"{owner}#/{path}", location="/" + path)
 
 
 def _component(group: list[Package]) -> Component:
@@ -61,7 +62,7 @@ def _component(group: list[Package]) -> Component:
         bom_ref=first.purl,
         licenses=_licenses(first.licenses),
         properties=properties,
-        evidence=ComponentEvidence(occurrences=[_occurrence(p) for p in paths]),
+        evidence=ComponentEvidence(occurrences=[_occurrence(first.purl, p) for p in paths]),
     )
 
 
@@ -74,7 +75,7 @@ def _os_component(distro: Distro) -> Component:
         description=distro.pretty_name,
         bom_ref=f"os:{distro.qualifier}",
         properties=properties,
-        evidence=ComponentEvidence(occurrences=[_occurrence(distro.path)]),
+        evidence=ComponentEvidence(occurrences=[_occurrence(f"os:{distro.qualifier}", distro.path)]),
     )
 
 

@@ -14,7 +14,7 @@ from verifier.oci import RegistryClient
 
 from ._archive import open_docker_archive, open_oci, split_tag
 from ._catalogers import default_catalogers
-from ._image import Layer
+from ._image import Layer, Platform
 from ._model import Cataloger, Context, ImageInfo, Package, Progress, Sbom
 from ._osrelease import OsRelease
 from ._registry import open_registry
@@ -85,6 +85,8 @@ def generate(
 
     ``notes`` receives what was decided on the way (tag resolved, platform chosen).
     """
+    if platform is not None:
+        Platform.parse(platform)  # a usage error before anything is opened
     chosen = list(catalogers) if catalogers is not None else default_catalogers()
     os_release = OsRelease()
     context = Context(limits=limits)

@@ -79,8 +79,13 @@ def test_every_source_kind_gives_the_same_packages(tmp_path):
     (rootfs / f"{SITE}/gamma-1.0.dist-info/METADATA").write_bytes(dist("gamma", "2.0"))
     (rootfs / "opt/app/node_modules/is-even").mkdir(parents=True)
     (rootfs / "opt/app/node_modules/is-even/package.json").write_bytes(TOP["opt/app/node_modules/is-even/package.json"])
-    for source in (f"oci-archive:{archive}", f"oci-archive:{archive}:v1", f"docker-archive:{docker}",
-                   f"docker-archive:{docker}:demo/app:v1", f"dir:{rootfs}"):
+    for source in (
+        f"oci-archive:{archive}",
+        f"oci-archive:{archive}:v1",
+        f"docker-archive:{docker}",
+        f"docker-archive:{docker}:demo/app:v1",
+        f"dir:{rootfs}",
+    ):
         assert purls(generate(source)) == FINAL, source
     image = generate(f"docker-archive:{docker}").image
     assert (image.name, image.platform, image.digest) == ("demo/app:v1", "linux/amd64", None)
@@ -120,8 +125,11 @@ def test_index_platform_choice(tmp_path):
     sbom = generate(f"oci:{layout}:v1", platform="linux/arm64")
     assert purls(sbom) == ["pkg:pypi/linux-arm64-v8@1"]
     assert sbom.image.platform == "linux/arm64/v8"
-    with pytest.raises(ImageInvalidError, match=r"no image for platform linux/s390x in the index \(it has linux/amd64, "
-                       r"linux/arm64/v8\)"):
+    with pytest.raises(
+        ImageInvalidError,
+        match=r"no image for platform linux/s390x in the index \(it has linux/amd64, "
+        r"linux/arm64/v8\)",
+    ):
         generate(f"oci:{layout}", platform="linux/s390x")
 
 
@@ -178,7 +186,11 @@ def _layout_with_raw_layer(tmp_path: Path, data: bytes, media: str = "gzip") -> 
     ("name", "data", "message"),
     [
         ("corrupt gzip", b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"garbage" * 50, "corrupt gzip stream"),
-        ("truncated gzip", gzip.compress(layer_tar({"big": os.urandom(50_000)}))[:3000], "corrupt gzip stream: truncated"),
+        (
+            "truncated gzip",
+            gzip.compress(layer_tar({"big": os.urandom(50_000)}))[:3000],
+            "corrupt gzip stream: truncated",
+        ),
         ("corrupt zstd", b"\x28\xb5\x2f\xfd" + b"\xff" * 100, "corrupt zstd stream"),
         ("truncated tar", layer_tar({"big": os.urandom(50_000)})[:20_000], "corrupt tar"),
         ("not a tar", b"hello world, this is not a tar archive at all" * 20, "corrupt tar"),
