@@ -13,21 +13,21 @@ import os
 import uuid
 from datetime import UTC, datetime
 
-from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
-from cyclonedx.model.license import License
+from cyclonedx.model.dependency import Dependency
+from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot5, JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
-from cyclonedx.spdx import is_supported_id
 from packageurl import PackageURL
 
 from verifier import __version__
 
 from ._model import Distro, ImageInfo, Package, Sbom
+from ._spdx import is_expression, is_supported_id
 
 __all__ = ["SPEC_VERSIONS", "render", "to_bom"]
 
@@ -37,10 +37,9 @@ _WRITERS = {"1.6": JsonV1Dot6, "1.5": JsonV1Dot5}
 
 def _licenses(names: tuple[str, ...]) -> list[License]:
     """One expression alone, or any number of single licences (CycloneDX allows never both)."""
-    factory = LicenseFactory()
-    if len(names) == 1:
-        return [factory.make_from_string(names[0])]
-    return [factory.make_with_id(n) if is_supported_id(n) else factory.make_with_name(n) for n in names]
+    if len(names) == 1 and not is_supported_id(names[0]) and is_expression(names[0]):
+        return [LicenseExpression(names[0])]
+    return [DisjunctiveLicense(id=n) if is_supported_id(n) else DisjunctiveLicense(name=n) for n in names]
 
 
 def _occurrence(owner: str, path: str) -> Occurrence:
@@ -125,6 +124,8 @@ def to_bom(sbom: Sbom, *, reproducible: bool = False) -> Bom:
     components = [_component(groups[key]) for key in sorted(groups)]
     if sbom.distro is not None:
         components.append(_os_component(sbom.distro))
+    # in the library's own order (type, group, name, version, bom-ref), so its sorted sets find them sorted
+    components.sort(key=lambda c: (str(c.type), c.group or "", c.name, c.version or "", str(c.bom_ref.value)))
     image = _image_component(sbom.image, sbom.layers)
     tools = ToolRepository(components=[Component(name="sealgate", version=__version__, type=ComponentType.APPLICATION)])
     metadata = BomMetaData(tools=tools, component=image)
@@ -136,7 +137,8 @@ def to_bom(sbom: Sbom, *, reproducible: bool = False) -> Bom:
         )
     else:
         bom = Bom(components=components, metadata=metadata)
-    bom.register_dependency(image, components)
+    # the image contains every component (built directly: Bom.register_dependency is quadratic)
+    bom.dependencies.add(Dependency(ref=image.bom_ref, dependencies=[Dependency(ref=c.bom_ref) for c in components]))
     return bom
 
 

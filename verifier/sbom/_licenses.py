@@ -7,9 +7,10 @@ anything else is kept as a free-text name (CycloneDX ``license.name``) rather th
 
 from __future__ import annotations
 
+import functools
 import re
 
-from cyclonedx.spdx import fixup_id, is_expression
+from ._spdx import fixup_id, is_expression
 
 __all__ = ["classifier_license", "spdx"]
 
@@ -71,6 +72,7 @@ def _one(text: str) -> str | None:
     return fixup_id(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def spdx(text: str) -> str | None:
     """The SPDX id or expression for ``text``, the cleaned text when none is recognisable, ``None`` if empty."""
     clean = _SPACES.sub(" ", text).strip()
