@@ -19,9 +19,19 @@ import orjson
 
 from verifier.errors import ImageInvalidError, SbomSourceError
 from verifier.limits import Limits
-from verifier.oci import Digest
 
-from ._image import Layer, choose_manifest, is_index, parse_config, parse_json, parse_manifest, with_diff_ids
+from ._image import (
+    Layer,
+    check_digest,
+    choose_manifest,
+    is_index,
+    parse_config,
+    parse_json,
+    parse_manifest,
+    sha256_digest,
+    verify_blob,
+    with_diff_ids,
+)
 from ._model import ImageInfo
 from ._walk import normalise
 
@@ -133,7 +143,7 @@ def _blob_name(digest: str) -> str:
 
 def _read_blob(files: _Files, digest: str, what: str) -> bytes:
     data = files.read(_blob_name(digest), what)
-    Digest.parse(digest).verify(data, what)
+    verify_blob(data, digest, what)
     return data
 
 
@@ -160,7 +170,7 @@ def open_oci(
     try:
         index = parse_json(files.read("index.json", f"{source} index.json"), f"{source} index.json")
         entry = _pick_entry(index, tag, source)
-        digest = str(Digest.parse(str(entry.get("digest"))))
+        digest = check_digest(entry.get("digest"), f"{source} index.json")
         name = _name_of(entry, root, tag)
         return _resolve(files, digest, name, source, platform, limits)
     except BaseException:
@@ -241,7 +251,7 @@ def open_docker_archive(source: str, path: str, ref: str | None, limits: Limits)
         layers = [Layer(d, "", 0, d, str(n)) for d, n in zip(config.diff_ids, layer_names, strict=True)]
         tags = entry.get("RepoTags") or []
         name = str(ref or (tags[0] if tags and isinstance(tags[0], str) else Path(path).name))
-        image_id = str(Digest.of(raw_config))
+        image_id = sha256_digest(raw_config)
         info = ImageInfo(
             name, None, config.os, config.architecture, config.variant, config.created, source, image_id=image_id
         )

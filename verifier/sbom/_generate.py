@@ -6,20 +6,21 @@ import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from verifier.errors import DigestMismatchError, SbomSourceError
 from verifier.limits import DEFAULT_LIMITS, Limits
-from verifier.oci import RegistryClient
 
 from ._archive import open_docker_archive, open_oci, split_tag
 from ._catalogers import default_catalogers
 from ._image import Layer, Platform
 from ._model import Cataloger, Context, ImageInfo, Package, Progress, Sbom
 from ._osrelease import OsRelease
-from ._registry import open_registry
 from ._stream import open_layer
 from ._walk import LayerWalk, normalise
+
+if TYPE_CHECKING:
+    from verifier.oci import RegistryClient
 
 __all__ = ["generate"]
 
@@ -68,6 +69,10 @@ def _open(
             raise SbomSourceError(f"{source}: no such file")
         return open_docker_archive(source, path, ref, limits)
     text = source[len("docker://") :] if source.startswith("docker://") else source
+    from verifier.oci import RegistryClient  # the HTTP stack, loaded only for registry sources
+
+    from ._registry import open_registry
+
     return open_registry(source, text, platform, limits, client or RegistryClient)
 
 

@@ -6,16 +6,34 @@ An index is resolved to one manifest by platform: the one asked for (``os/arch[/
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from verifier.errors import ImageInvalidError, InvalidDigestError, LimitExceededError, UsageError
+from verifier.errors import DigestMismatchError, ImageInvalidError, LimitExceededError, UsageError
 from verifier.limits import Limits
-from verifier.oci import INDEX_TYPES, Digest
 
-__all__ = ["ImageConfig", "Layer", "Platform", "choose_manifest", "parse_config", "parse_json", "parse_manifest"]
+__all__ = [
+    "ImageConfig",
+    "Layer",
+    "Platform",
+    "choose_manifest",
+    "parse_config",
+    "parse_json",
+    "parse_manifest",
+    "check_digest",
+    "sha256_digest",
+    "verify_blob",
+]
+
+# (verifier.oci has the same, but importing it loads the HTTP stack, which archive sources do not need)
+_INDEX_TYPES = frozenset(
+    {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
+)
+_DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 
 DEFAULT_PLATFORM = "linux/amd64"
 
@@ -68,17 +86,28 @@ def parse_json(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def _digest(value: object, what: str) -> str:
+def check_digest(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise ImageInvalidError(f"{what}: digest missing")
-    try:
-        return str(Digest.parse(value))
-    except InvalidDigestError:
-        raise ImageInvalidError(f"{what}: invalid digest {value[:80]!r}") from None
+    if not _DIGEST.match(value):
+        raise ImageInvalidError(f"{what}: invalid digest {value[:80]!r}")
+    return value
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def verify_blob(data: bytes, digest: str, what: str) -> None:
+    """Raise unless ``data`` hashes to ``digest`` (already validated by :func:`_digest`)."""
+    algorithm, _, hex_ = digest.partition(":")
+    got = hashlib.new(algorithm, data).hexdigest()
+    if got != hex_:
+        raise DigestMismatchError(f"{what}: content hashes to {algorithm}:{got}, not {digest}")
 
 
 def is_index(data: dict[str, Any]) -> bool:
-    return data.get("mediaType") in INDEX_TYPES or ("manifests" in data and "layers" not in data)
+    return data.get("mediaType") in _INDEX_TYPES or ("manifests" in data and "layers" not in data)
 
 
 def _platform_of(entry: dict[str, Any]) -> Platform | None:
@@ -132,7 +161,7 @@ def choose_manifest(
                 )
             matches = images
     entry, platform = matches[0]
-    return _digest(entry.get("digest"), f"{what} manifest entry"), platform
+    return check_digest(entry.get("digest"), f"{what} manifest entry"), platform
 
 
 def parse_manifest(data: dict[str, Any], what: str, limits: Limits) -> tuple[str, list[Layer]]:
@@ -154,19 +183,19 @@ def parse_manifest(data: dict[str, Any], what: str, limits: Limits) -> tuple[str
         size = layer.get("size", 0)
         out.append(
             Layer(
-                _digest(layer.get("digest"), f"{what} layer {i}"),
+                check_digest(layer.get("digest"), f"{what} layer {i}"),
                 str(layer.get("mediaType", "")),
                 size if isinstance(size, int) and size >= 0 else 0,
             )
         )
-    return _digest(config.get("digest"), f"{what} config"), out
+    return check_digest(config.get("digest"), f"{what} config"), out
 
 
 def parse_config(data: bytes, what: str) -> ImageConfig:
     body = parse_json(data, what)
     rootfs = body.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    ids = tuple(_digest(d, f"{what} diff_id") for d in diff_ids) if isinstance(diff_ids, list) else ()
+    ids = tuple(check_digest(d, f"{what} diff_id") for d in diff_ids) if isinstance(diff_ids, list) else ()
     created = body.get("created")
     return ImageConfig(
         os=str(body.get("os", "")),
