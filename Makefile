@@ -2,9 +2,10 @@
 VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
-APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk
-# the commands those packages provide, checked before calling apt
+APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk libcommons-lang3-java
+# the commands (and files) those packages provide, checked before calling apt
 NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk
+NEEDED_FILES := /usr/share/java/commons-lang3.jar
 
 .PHONY: setup system-deps run test lint typecheck unit bench clean
 
@@ -12,6 +13,7 @@ setup: system-deps $(VENV)/.installed
 
 system-deps:
 	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	for f in $(NEEDED_FILES); do [ -e $$f ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages (missing:$$missing)"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -330,3 +330,23 @@ def test_os_release_quoting():
 
     fields = parse_os_release(b'# comment\nID="debian"\nPRETTY_NAME=\'A "b"\'\nBAD LINE\n')
     assert fields == {"ID": "debian", "PRETTY_NAME": 'A "b"'}
+
+
+def test_real_jar_from_a_debian_package(tmp_path):
+    """libcommons-lang3-java (installed by the Makefile): its jar's pom.properties is the ground truth."""
+    jar = Path("/usr/share/java/commons-lang3.jar")
+    with zipfile.ZipFile(jar) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith("/pom.properties")]
+        truth = dict(
+            line.split("=", 1) for line in archive.read(name).decode().splitlines() if "=" in line and line[0] != "#"
+        )
+    sbom = sbom_of(
+        tmp_path,
+        {
+            "usr/share/java/commons-lang3.jar": jar.read_bytes(),
+            "usr/share/java/commons-lang3-3.12.0.jar": ("symlink", "commons-lang3.jar"),
+        },
+    )
+    assert [p.purl for p in sbom.packages] == [f"pkg:maven/{truth['groupId']}/{truth['artifactId']}@{truth['version']}"]
+    assert sbom.packages[0].licenses == ()  # its pom.xml inherits <licenses> from commons-parent, not in the jar
+    assert sbom.packages[0].path == "usr/share/java/commons-lang3.jar"  # the symlink is not read
