@@ -25,6 +25,7 @@ from ._model import ImageInfo
 __all__ = ["RegistryImage", "open_registry"]
 
 _QUEUE_CHUNKS = 64
+THREAD_NAME = "sealgate-sbom-download"
 _END = object()
 
 
@@ -109,7 +110,9 @@ def open_registry(
     """Resolve ``text`` (a tag is resolved to its digest), pick the platform, and start streaming its layers."""
     ref = Reference.parse(text)
     pipe = _Pipe()
-    thread = threading.Thread(target=_download, args=(ref, source, platform, limits, client, pipe), daemon=True)
+    thread = threading.Thread(
+        target=_download, args=(ref, source, platform, limits, client, pipe), name=THREAD_NAME, daemon=True
+    )
     thread.start()
     try:
         first = pipe.get()

@@ -142,3 +142,19 @@ def test_start_up_is_fast_for_help():
     ).stderr.split()
     assert imported and not [m for m in imported if not m.startswith("verifier")], imported
     assert "verifier.sbom" not in imported and "verifier.oci" not in imported
+
+
+def test_progress_line_on_a_terminal_only(archive, capsys, monkeypatch):
+    import io
+
+    from verifier.cli._sbom import _Bar
+
+    stream = io.StringIO()
+    bar = _Bar(stream)
+    bar("layer 1/2 sha256:abc", 0, 2)
+    bar("layers read", 2, 2)
+    bar.clear()
+    assert stream.getvalue().count("\r\x1b[K") == 3 and "[############............] 1/2" not in stream.getvalue()
+    assert "[########################] 2/2 layers read" in stream.getvalue()
+    code, _, stderr = run(capsys, ["sbom", f"oci-archive:{archive}", "-o", "-"])  # stderr is not a terminal here
+    assert code == 0 and "\r" not in stderr
