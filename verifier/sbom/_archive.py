@@ -9,6 +9,7 @@ while they stream (see :mod:`._stream`).
 
 from __future__ import annotations
 
+import posixpath
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,7 +83,13 @@ class _TarFiles:
     def __init__(self, path: Path, source: str) -> None:
         try:
             self._tar = tarfile.open(path, mode="r:")
-            self._members = {normalise(m.name): m for m in self._tar.getmembers() if m.isreg()}
+            members = self._tar.getmembers()
+            self._members = {normalise(m.name): m for m in members if m.isreg()}
+            for link in members:  # docker save's <id>/layer.tar may be a symlink to a blob in the archive
+                if link.issym():
+                    target = normalise(posixpath.join(posixpath.dirname(link.name), link.linkname))
+                    if target in self._members:
+                        self._members.setdefault(normalise(link.name), self._members[target])
         except FileNotFoundError:
             raise SbomSourceError(f"{source}: no such file") from None
         except (tarfile.TarError, EOFError) as exc:

@@ -54,7 +54,7 @@ def _component(group: list[Package]) -> Component:
     paths = sorted({p.path for p in group})
     return Component(
         name=first.name,
-        version=first.version,
+        version=first.version or None,
         group=first.group,
         type=ComponentType.APPLICATION if first.kind == "application" else ComponentType.LIBRARY,
         purl=PackageURL.from_string(first.purl),
