@@ -12,6 +12,7 @@ import hashlib
 import os
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -137,9 +138,26 @@ def to_bom(sbom: Sbom, *, reproducible: bool = False) -> Bom:
         )
     else:
         bom = Bom(components=components, metadata=metadata)
-    # the image contains every component (built directly: Bom.register_dependency is quadratic)
-    bom.dependencies.add(Dependency(ref=image.bom_ref, dependencies=[Dependency(ref=c.bom_ref) for c in components]))
+    _dependencies(bom, image, components)
     return bom
+
+
+def _dependencies(bom: Bom, image: Component, components: list[Component]) -> None:
+    """The image contains every component; each component has its (empty) entry, as the library would add.
+
+    Built in one go, and the library's own registration (which it runs again for every component while
+    writing, scanning all entries each time: quadratic) is made a set look-up for what is already there.
+    """
+    root = Dependency(ref=image.bom_ref, dependencies=[Dependency(ref=c.bom_ref) for c in components])
+    bom.dependencies = [root, *(Dependency(ref=c.bom_ref) for c in components)]
+    known = {image.bom_ref.value, *(c.bom_ref.value for c in components)}
+    library = bom.register_dependency
+
+    def register(target: Any, depends_on: Any = None) -> None:
+        if depends_on or target.bom_ref.value not in known:
+            library(target, depends_on)
+
+    bom.register_dependency = register  # type: ignore[method-assign]
 
 
 def render(sbom: Sbom, *, spec_version: str = "1.6", reproducible: bool = False) -> str:
