@@ -10,12 +10,12 @@ package from ``var/lib/dpkg/info/<package>[:arch].list``. Not read: ``available`
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._licenses import spdx
 from ._model import Context, Found, Package, purl
-from ._rfc822 import paragraphs
 
 __all__ = ["Dpkg", "copyright_licenses", "parse_status"]
 
@@ -23,6 +23,9 @@ _STATUS = "var/lib/dpkg/status"
 _STATUS_D = "var/lib/dpkg/status.d/"
 _INFO = "var/lib/dpkg/info/"
 _DOC = "usr/share/doc/"
+_BLANK = re.compile(r"\n[ \t]*\n")
+_FIELDS = re.compile(r"^(Package|Status|Version|Architecture|Source):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_LICENSE = re.compile(r"^License:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +53,17 @@ class _Installed:
     package: str
 
 
+def _paragraphs(text: str) -> list[dict[str, str]]:
+    """The fields sealgate reads from each paragraph (a regular expression per paragraph: status files are
+    megabytes of descriptions and file lists that need no parsing)."""
+    blocks = (b for b in _BLANK.split(text.replace("\r\n", "\n")) if b.strip())
+    return [dict(_FIELDS.findall(block)) for block in blocks]
+
+
 def parse_status(text: str, path: str, context: Context, *, need_status: bool = True) -> list[_Record]:
     """Installed packages of a dpkg status file; an unusable paragraph is a warning, the rest still counts."""
     records = []
-    for number, fields in enumerate(paragraphs(text), 1):
+    for number, fields in enumerate(_paragraphs(text), 1):
         name, version = fields.get("Package", ""), fields.get("Version", "")
         status = fields.get("Status")
         if need_status or status is not None:
@@ -80,9 +90,8 @@ def copyright_licenses(text: str) -> tuple[str, ...]:
     if not head.startswith("format:") or "copyright-format" not in head and "dep5" not in head:
         return ()
     found: list[str] = []
-    for fields in paragraphs(text):
-        value = fields.get("License", "").split("\n", 1)[0].strip()
-        name = spdx(value) if value else None
+    for value in _LICENSE.findall(text):
+        name = spdx(value)
         if name and name not in found:
             found.append(name)
     return tuple(found)

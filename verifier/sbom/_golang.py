@@ -88,9 +88,7 @@ def _pointer_strings(blob: bytes, elf: Elf, big_endian: bool, size: int) -> tupl
 def parse_buildinfo(data: bytes) -> BuildInfo | None:
     """The build information of an ELF Go binary, or ``None`` when it has none (or it is unreadable)."""
     elf = parse_elf(data)
-    if elf is None:
-        return None
-    section = elf.section(".go.buildinfo")
+    section = elf.section(".go.buildinfo") if elf is not None else None
     start = section.find(MAGIC) if section is not None else -1
     if section is not None and start >= 0:
         blob = section[start:]
@@ -104,7 +102,7 @@ def parse_buildinfo(data: bytes) -> BuildInfo | None:
     size, flags = blob[14], blob[15]
     if flags & _FLAG_INLINE:
         strings = _inline_strings(blob)
-    elif size in (4, 8):
+    elif size in (4, 8) and elf is not None:
         strings = _pointer_strings(blob, elf, bool(flags & _FLAG_BIG_ENDIAN), size)
     else:
         return None
@@ -147,8 +145,13 @@ class Golang:
         return executable and size >= 1024
 
     def extract(self, path: str, data: bytes, context: Context) -> object | None:
-        if not data.startswith(ELF_MAGIC) or MAGIC not in data:
+        if not data.startswith(ELF_MAGIC):
             return None
+        elf = parse_elf(data)
+        if elf is not None and elf.section(".go.buildinfo") is None:
+            return None  # section headers without Go's: not a Go binary (no need to search its bytes)
+        if elf is None and MAGIC not in data:
+            return None  # no section headers (stripped with strip --strip-all -R or packed): look for the blob
         info = parse_buildinfo(data)
         if info is None:
             context.warn(f"{path}: Go build information present but unreadable; skipped")

@@ -18,7 +18,6 @@ from ._model import Context, Found, Package, purl
 
 __all__ = ["Rust", "parse_audit_data"]
 
-_SECTION = b".dep-v0"
 _MAX_JSON = 8 * 1024 * 1024
 
 
@@ -64,7 +63,10 @@ class Rust:
         return executable and size >= 1024
 
     def extract(self, path: str, data: bytes, context: Context) -> object | None:
-        if not data.startswith(ELF_MAGIC) or _SECTION not in data:
+        if not data.startswith(ELF_MAGIC):
+            return None
+        elf = parse_elf(data)
+        if elf is None or all(s.name != ".dep-v0" for s in elf.sections):
             return None
         crates = parse_audit_data(data)
         if crates is None:

@@ -117,3 +117,13 @@ def test_real_go_binary_from_a_debian_package(binary, tmp_path):
             "/usr/bin/umoci": "github.com/opencontainers/umoci/cmd/umoci",
         }[binary]
         assert [(m.path, m.version, m.kind) for m in info.modules] == [(main, "", "path")]
+
+
+def test_go_binary_without_section_headers_is_found_by_its_blob():
+    from verifier.sbom._golang import Golang
+    from verifier.sbom._model import Context
+
+    binary = bytearray(go_binary_inline("go1.22.1", MODINFO))
+    binary[0x28:0x30] = b"\0" * 8  # e_shoff = 0: no section header table
+    info = Golang().extract("usr/bin/app", bytes(binary), Context())
+    assert info is not None and [(m.path, m.version, m.kind) for m in info.modules] == EXPECTED  # type: ignore[attr-defined]
