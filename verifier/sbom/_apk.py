@@ -50,7 +50,7 @@ class Apk:
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path == _PATH
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         return parse_installed(data.decode("utf-8", "replace"), path, context)
 
     def catalog(self, found: Sequence[Found], context: Context) -> list[Package]:

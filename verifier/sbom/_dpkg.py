@@ -109,7 +109,7 @@ class Dpkg:
             return path.endswith(".list")
         return path.startswith(_DOC) and path.endswith("/copyright") and path.count("/") == 4
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         if path.startswith(_INFO):
             return _Installed(posixpath.basename(path)[: -len(".list")].split(":", 1)[0])
         text = data.decode("utf-8", "replace")

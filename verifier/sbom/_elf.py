@@ -24,19 +24,19 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Elf:
-    data: bytes
+    data: bytes | bytearray
     big_endian: bool
     pointer_size: int
     sections: tuple[Section, ...]
 
-    def section(self, name: str) -> bytes | None:
+    def section(self, name: str) -> bytes | bytearray | None:
         for section in self.sections:
             if section.name == name and section.type != _SHT_NOBITS:
                 end = section.offset + section.size
                 return self.data[section.offset : end] if end <= len(self.data) else None
         return None
 
-    def read(self, address: int, size: int) -> bytes | None:
+    def read(self, address: int, size: int) -> bytes | bytearray | None:
         """``size`` bytes at virtual ``address``, from the section that holds them."""
         for section in self.sections:
             if section.type == _SHT_NOBITS or not section.addr:
@@ -48,7 +48,7 @@ class Elf:
         return None
 
 
-def parse_elf(data: bytes) -> Elf | None:
+def parse_elf(data: bytes | bytearray) -> Elf | None:
     """The sections of an ELF file, or ``None`` when ``data`` is not one (or not a well-formed one)."""
     if len(data) < 64 or not data.startswith(ELF_MAGIC):
         return None

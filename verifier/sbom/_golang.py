@@ -23,6 +23,7 @@ MAGIC = b"\xff Go buildinf:"
 _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
 _MAX_STRING = 1024 * 1024
+Bytes = bytes | bytearray
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class BuildInfo:
     modules: tuple[Module, ...]
 
 
-def _uvarint(data: bytes, at: int) -> tuple[int, int] | None:
+def _uvarint(data: Bytes, at: int) -> tuple[int, int] | None:
     value = shift = 0
     for i in range(at, min(at + 10, len(data))):
         byte = data[i]
@@ -49,7 +50,7 @@ def _uvarint(data: bytes, at: int) -> tuple[int, int] | None:
     return None
 
 
-def _inline_strings(blob: bytes) -> tuple[bytes, bytes] | None:
+def _inline_strings(blob: Bytes) -> tuple[Bytes, Bytes] | None:
     out = []
     at = 32
     for _ in range(2):
@@ -64,15 +65,15 @@ def _inline_strings(blob: bytes) -> tuple[bytes, bytes] | None:
     return out[0], out[1]
 
 
-def _pointer_strings(blob: bytes, elf: Elf, big_endian: bool, size: int) -> tuple[bytes, bytes] | None:
+def _pointer_strings(blob: Bytes, elf: Elf, big_endian: bool, size: int) -> tuple[Bytes, Bytes] | None:
     order: Literal["big", "little"] = "big" if big_endian else "little"
 
-    def pointer(raw: bytes | None, at: int) -> int | None:
+    def pointer(raw: Bytes | None, at: int) -> int | None:
         if raw is None or len(raw) < at + size:
             return None
         return int.from_bytes(raw[at : at + size], order)
 
-    def string(address: int | None) -> bytes | None:
+    def string(address: int | None) -> Bytes | None:
         if address is None:
             return None
         header = elf.read(address, 2 * size)
@@ -85,7 +86,7 @@ def _pointer_strings(blob: bytes, elf: Elf, big_endian: bool, size: int) -> tupl
     return (version, modinfo) if version is not None and modinfo is not None else None
 
 
-def parse_buildinfo(data: bytes) -> BuildInfo | None:
+def parse_buildinfo(data: Bytes) -> BuildInfo | None:
     """The build information of an ELF Go binary, or ``None`` when it has none (or it is unreadable)."""
     elf = parse_elf(data)
     section = elf.section(".go.buildinfo") if elf is not None else None
@@ -144,7 +145,7 @@ class Golang:
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return executable and size >= 1024
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         if not data.startswith(ELF_MAGIC):
             return None
         elf = parse_elf(data)

@@ -70,7 +70,7 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, ratio: int)
     return data if len(data) <= cap else None
 
 
-def scan_archive(data: bytes, location: str, context: Context, depth: int = 1) -> list[Artifact]:
+def scan_archive(data: bytes | bytearray, location: str, context: Context, depth: int = 1) -> list[Artifact]:
     """Every artifact in the zip ``data`` and in the archives nested in it (depth-bounded)."""
     limits = context.limits
     try:
@@ -148,7 +148,7 @@ class Java:
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path.lower().endswith(_SUFFIXES)
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         found = scan_archive(data, path, context)
         return tuple(found) if found else None
 

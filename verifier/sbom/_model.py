@@ -108,7 +108,7 @@ class Cataloger(Protocol):
     def wants(self, path: str, size: int, executable: bool) -> bool:
         """Whether to read this regular file (``path`` has no leading ``/``)."""
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         """A small result for one file's bytes, or ``None`` when there is nothing in it for this cataloger."""
 
     def catalog(self, found: Sequence[Found], context: Context) -> list[Package]:

@@ -54,7 +54,7 @@ class Npm:
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return _MARK in path and _package_dir(path) is not None
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         try:
             body = orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -11,7 +11,7 @@ __all__ = ["OsRelease", "parse_os_release"]
 _PATHS = ("etc/os-release", "usr/lib/os-release")
 
 
-def parse_os_release(data: bytes) -> dict[str, str]:
+def parse_os_release(data: bytes | bytearray) -> dict[str, str]:
     """``KEY=value`` lines, values unquoted (shell quoting as os-release(5) allows it)."""
     fields: dict[str, str] = {}
     for raw in data.decode("utf-8", "replace").splitlines():
@@ -32,7 +32,7 @@ class OsRelease:
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path in _PATHS
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         return parse_os_release(data[: 64 * 1024])
 
     def catalog(self, found: Sequence[Found], context: Context) -> list[Package]:

@@ -54,7 +54,7 @@ class Python:
             return parent in ("site-packages", "dist-packages")
         return False
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         fields = parse_headers(data.decode("utf-8", "replace"))
         values: dict[str, str] = {}
         classifiers: list[str] = []

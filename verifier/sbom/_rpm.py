@@ -74,7 +74,7 @@ def parse_header(blob: bytes) -> dict[str, object] | None:
     return values
 
 
-def _read_database(data: bytes, path: str, context: Context) -> tuple[_Record, ...]:
+def _read_database(data: bytes | bytearray, path: str, context: Context) -> tuple[_Record, ...]:
     connection = sqlite3.connect(":memory:")
     try:
         connection.deserialize(data)
@@ -113,7 +113,7 @@ class Rpm:
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path in _SQLITE or path in _UNREAD
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         if path in _UNREAD:
             return _Unread(_UNREAD[path])
         return _read_database(data, path, context)

@@ -29,7 +29,7 @@ class Crate:
     root: bool
 
 
-def parse_audit_data(data: bytes) -> tuple[Crate, ...] | None:
+def parse_audit_data(data: bytes | bytearray) -> tuple[Crate, ...] | None:
     """The crates of a cargo-auditable binary, or ``None`` when it has no (readable) ``.dep-v0`` section."""
     elf = parse_elf(data)
     section = elf.section(".dep-v0") if elf is not None else None
@@ -62,7 +62,7 @@ class Rust:
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return executable and size >= 1024
 
-    def extract(self, path: str, data: bytes, context: Context) -> object | None:
+    def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         if not data.startswith(ELF_MAGIC):
             return None
         elf = parse_elf(data)

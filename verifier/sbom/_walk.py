@@ -9,12 +9,13 @@ file not in the layer is ignored. Symbolic links are never followed: nothing is 
 
 from __future__ import annotations
 
+import io
 import posixpath
 import stat
 import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from verifier.errors import ImageInvalidError, LimitExceededError
 
@@ -26,6 +27,7 @@ _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 #: warnings about individual entries kept per image (then one line counting the rest)
 _MAX_ENTRY_WARNINGS = 20
+_READ_CHUNK = 1024 * 1024
 
 
 def normalise(name: str) -> str | None:
@@ -73,7 +75,7 @@ class LayerWalk:
     def _wanting(self, path: str, size: int, executable: bool) -> list[int]:
         return [i for i, c in enumerate(self.catalogers) if c.wants(path, size, executable)]
 
-    def _extract(self, path: str, layer: str | None, wanting: list[int], data: bytes) -> None:
+    def _extract(self, path: str, layer: str | None, wanting: list[int], data: bytes | bytearray) -> None:
         results: list[tuple[int, object]] = []
         for i in wanting:
             result = self.catalogers[i].extract(path, data, self.context)
@@ -137,12 +139,18 @@ class LayerWalk:
         wanting = self._wanting(path, size, bool(member.mode & 0o111))
         if not wanting or self._too_big(path, size, what):
             return
-        handle = tar.extractfile(member)
+        handle = cast(io.BufferedReader | None, tar.extractfile(member))
         if handle is None:  # pragma: no cover - a regular member always has a handle
             return
-        data = handle.read(size)
-        if len(data) != size:
-            raise ImageInvalidError(f"{what}: corrupt tar: {path} is truncated")
+        # read in chunks into one buffer: a single read() of a 100 MB binary holds three copies at once
+        data = bytearray(size)
+        with memoryview(data) as view:
+            done = 0
+            while done < size:
+                got = handle.readinto(view[done : done + _READ_CHUNK])
+                if not got:
+                    raise ImageInvalidError(f"{what}: corrupt tar: {path} is truncated")
+                done += got
         self.bytes_read += size
         self._extract(path, layer, wanting, data)
 
