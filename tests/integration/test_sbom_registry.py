@@ -73,17 +73,22 @@ def test_missing_image_is_one_line(registry, sealgate, capsys):
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
 
 
-def test_attest_in_one_step_verifies_as_a_cyclonedx_attestation(registry, tmp_path, sealgate, capsys, monkeypatch):
+@pytest.mark.parametrize("bundle_format", [False, True], ids=["cosign .att layout", "sigstore bundle"])
+def test_attest_in_one_step_verifies_as_a_cyclonedx_attestation(
+    registry, tmp_path, sealgate, capsys, monkeypatch, bundle_format
+):
     monkeypatch.setenv("COSIGN_PASSWORD", "s3cret")
     assert main(["keygen", "--output-key-prefix", str(tmp_path / "ci")]) == 0
     layout = oci_layout(tmp_path / "img", [layer_tar(BASE)])
-    digest = push_image(layout, registry, "sbom/attested", "v1")
-    ref = f"{registry.host}/sbom/attested:v1"
+    repo = f"sbom/attested-{int(bundle_format)}"
+    digest = push_image(layout, registry, repo, "v1")
+    ref = f"{registry.host}/{repo}:v1"
     out = tmp_path / "sbom.json"
     capsys.readouterr()
-    assert sealgate(["sbom", ref, "-o", str(out), "--attest", "--key", str(tmp_path / "ci.key")]) == 0
+    argv = ["sbom", ref, "-o", str(out), "--attest", "--key", str(tmp_path / "ci.key")]
+    assert sealgate(argv + (["--bundle-format"] if bundle_format else [])) == 0
     err = capsys.readouterr().err
-    assert f"Attested {registry.host}/sbom/attested@{digest} (https://cyclonedx.org/bom)" in err
+    assert f"Attested {registry.host}/{repo}@{digest} (https://cyclonedx.org/bom)" in err
     code = sealgate(
         ["verify-attestation", "--key", str(tmp_path / "ci.pub"), "--type", "cyclonedx", "--output", "json", ref]
     )
