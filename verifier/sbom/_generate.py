@@ -129,7 +129,7 @@ def _walk_layers(walk: LayerWalk, image: _Image, limits: Limits, progress: Progr
             progress(what, index - 1, total)
         budget = limits.max_image_bytes - walk.bytes_seen
         stream = open_layer(raw, what, limits, budget=budget, hash_output=by_diff_id)
-        walk.tar_layer(stream, layer.digest, what)  # type: ignore[arg-type]
+        walk.tar_layer(stream, layer.digest, what)
         stream.finish()
         walk.bytes_seen += stream.out
         _check_digest(stream.out_sha256, stream.compressed_sha256, layer, by_diff_id, what)

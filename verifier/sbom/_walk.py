@@ -9,25 +9,28 @@ file not in the layer is ignored. Symbolic links are never followed: nothing is 
 
 from __future__ import annotations
 
-import io
 import posixpath
 import stat
-import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import Protocol
 
-from verifier.errors import ImageInvalidError, LimitExceededError
+from verifier.errors import LimitExceededError
 
 from ._model import Cataloger, Context, Found
+from ._tar import HARDLINK, REGULAR, TarEntry, TarReader
 
 __all__ = ["LayerWalk", "normalise"]
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
 
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 #: warnings about individual entries kept per image (then one line counting the rest)
 _MAX_ENTRY_WARNINGS = 20
-_READ_CHUNK = 1024 * 1024
 
 
 def normalise(name: str) -> str | None:
@@ -99,63 +102,48 @@ class LayerWalk:
 
     # --- one layer as a tar stream -----------------------------------------------------------------------
 
-    def tar_layer(self, stream: BinaryIO, layer: str | None, what: str) -> None:
+    def tar_layer(self, stream: _Readable, layer: str | None, what: str) -> None:
         """Read one layer's tar (already decompressed) and apply it on top of the layers before."""
         self._layer_index += 1
         whiteouts: set[str] = set()
         opaque: set[str] = set()
-        try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=256 * 1024) as tar:
-                for member in tar:
-                    self._count_file(what)
-                    path = normalise(member.name)
-                    if path is None:
-                        self._warn_entry(f"{what}: entry {member.name[:200]!r} climbs out of the root; skipped")
-                        continue
-                    if not path:
-                        continue
-                    directory, base = posixpath.split(path)
-                    if base.startswith(_WHITEOUT):
-                        if base == _OPAQUE:
-                            opaque.add(directory)
-                        else:
-                            whiteouts.add(posixpath.join(directory, base[len(_WHITEOUT) :]))
-                        continue
-                    old = self._kept.get(path)
-                    if old is not None and old.layer_index < self._layer_index:
-                        del self._kept[path]
-                    if member.isreg():
-                        self._tar_file(tar, member, path, layer, what)
-                    elif member.islnk():
-                        self._hard_link(member, path, what)
-        except tarfile.TarError as exc:
-            raise ImageInvalidError(f"{what}: corrupt tar: {str(exc)[:120] or type(exc).__name__}") from None
-        except EOFError:
-            raise ImageInvalidError(f"{what}: corrupt tar: truncated") from None
+        reader = TarReader(stream, what)
+        for entry in reader:
+            self._count_file(what)
+            path = normalise(entry.name)
+            if path is None:
+                self._warn_entry(f"{what}: entry {entry.name[:200]!r} climbs out of the root; skipped")
+                continue
+            if not path:
+                continue
+            directory, base = posixpath.split(path)
+            if base.startswith(_WHITEOUT):
+                if base == _OPAQUE:
+                    opaque.add(directory)
+                else:
+                    whiteouts.add(posixpath.join(directory, base[len(_WHITEOUT) :]))
+                continue
+            old = self._kept.get(path)
+            if old is not None and old.layer_index < self._layer_index:
+                del self._kept[path]
+            if entry.type == REGULAR:
+                self._tar_file(reader, entry, path, layer, what)
+            elif entry.type == HARDLINK:
+                self._hard_link(entry.linkname, path, what)
         self._hide(whiteouts, opaque)
 
-    def _tar_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, layer: str | None, what: str) -> None:
-        size = member.size
-        wanting = self._wanting(path, size, bool(member.mode & 0o111))
+    def _tar_file(self, reader: TarReader, entry: TarEntry, path: str, layer: str | None, what: str) -> None:
+        size = entry.size
+        wanting = self._wanting(path, size, bool(entry.mode & 0o111))
         if not wanting or self._too_big(path, size, what):
             return
-        handle = cast(io.BufferedReader | None, tar.extractfile(member))
-        if handle is None:  # pragma: no cover - a regular member always has a handle
-            return
-        # read in chunks into one buffer: a single read() of a 100 MB binary holds three copies at once
         data = bytearray(size)
-        with memoryview(data) as view:
-            done = 0
-            while done < size:
-                got = handle.readinto(view[done : done + _READ_CHUNK])
-                if not got:
-                    raise ImageInvalidError(f"{what}: corrupt tar: {path} is truncated")
-                done += got
+        reader.read_into(data)
         self.bytes_read += size
         self._extract(path, layer, wanting, data)
 
-    def _hard_link(self, member: tarfile.TarInfo, path: str, what: str) -> None:
-        target = normalise(member.linkname)
+    def _hard_link(self, linkname: str, path: str, what: str) -> None:
+        target = normalise(linkname)
         kept = self._kept.get(target) if target else None
         if kept is None or kept.layer_index != self._layer_index:
             if target is None:
