@@ -46,6 +46,7 @@ def parse_installed(text: str, path: str, context: Context) -> tuple[_Record, ..
 
 class Apk:
     name = "apk"
+    magic = b""
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path == _PATH

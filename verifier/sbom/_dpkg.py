@@ -99,6 +99,7 @@ def copyright_licenses(text: str) -> tuple[str, ...]:
 
 class Dpkg:
     name = "dpkg"
+    magic = b""
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         if path == _STATUS:

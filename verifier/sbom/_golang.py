@@ -141,6 +141,7 @@ def _golang_purl(path: str, version: str) -> str:
 
 class Golang:
     name = "go"
+    magic = ELF_MAGIC
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return executable and size >= 1024

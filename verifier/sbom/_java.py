@@ -144,6 +144,7 @@ def _from_manifest(values: dict[str, str], location: str) -> Artifact | None:
 
 class Java:
     name = "java"
+    magic = b""
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path.lower().endswith(_SUFFIXES)

@@ -104,6 +104,9 @@ class Cataloger(Protocol):
     """One ecosystem: which files it reads, what it keeps from each, and the packages they make."""
 
     name: str
+    #: the bytes every file it reads starts with (``b"\x7fELF"``), or ``b""``: lets the walker skip, unread,
+    #: the shell scripts among the executables the binary catalogers want
+    magic: bytes
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         """Whether to read this regular file (``path`` has no leading ``/``)."""

@@ -50,6 +50,7 @@ class _Manifest:
 
 class Npm:
     name = "npm"
+    magic = b""
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return _MARK in path and _package_dir(path) is not None

@@ -28,6 +28,7 @@ def parse_os_release(data: bytes | bytearray) -> dict[str, str]:
 
 class OsRelease:
     name = "os-release"
+    magic = b""
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path in _PATHS

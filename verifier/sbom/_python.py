@@ -41,6 +41,7 @@ class _Dist:
 
 class Python:
     name = "python"
+    magic = b""
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         if not _in_packages_dir(path):

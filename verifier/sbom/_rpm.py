@@ -109,6 +109,7 @@ def _read_database(data: bytes | bytearray, path: str, context: Context) -> tupl
 
 class Rpm:
     name = "rpm"
+    magic = b""
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return path in _SQLITE or path in _UNREAD

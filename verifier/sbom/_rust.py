@@ -58,6 +58,7 @@ def parse_audit_data(data: bytes | bytearray) -> tuple[Crate, ...] | None:
 
 class Rust:
     name = "rust"
+    magic = ELF_MAGIC
 
     def wants(self, path: str, size: int, executable: bool) -> bool:
         return executable and size >= 1024

@@ -120,15 +120,23 @@ class TarReader:
     def read_into(self, buffer: bytearray) -> None:
         """The current entry's data (exactly ``len(buffer)`` bytes, its size) into ``buffer``."""
         size = len(buffer)
-        done = 0
-        while done < size:
-            if self._at >= len(self._buffer) and not self._fill(1):
-                raise ImageInvalidError(f"{self._what}: corrupt tar: truncated")
-            n = min(size - done, len(self._buffer) - self._at)
-            buffer[done : done + n] = self._buffer[self._at : self._at + n]
-            self._at += n
-            done += n
+        with memoryview(buffer) as view:
+            done = min(size, len(self._buffer) - self._at)
+            view[:done] = memoryview(self._buffer)[self._at : self._at + done]
+            self._at += done
+            while done < size:  # the rest straight from the stream into place
+                chunk = self._stream.read(min(size - done, _REFILL))
+                if not chunk:
+                    raise ImageInvalidError(f"{self._what}: corrupt tar: truncated")
+                view[done : done + len(chunk)] = chunk
+                done += len(chunk)
         self._left -= size
+
+    def peek(self, size: int) -> bytes:
+        """Up to ``size`` first bytes of the current entry's data, without consuming them."""
+        size = min(size, self._left)
+        self._fill(size)
+        return self._buffer[self._at : self._at + size]
 
     def _meta(self, size: int, kind: str) -> bytes:
         if size < 0 or size > _MAX_META:

@@ -135,6 +135,9 @@ class LayerWalk:
     def _tar_file(self, reader: TarReader, entry: TarEntry, path: str, layer: str | None, what: str) -> None:
         size = entry.size
         wanting = self._wanting(path, size, bool(entry.mode & 0o111))
+        if wanting and all(self.catalogers[i].magic for i in wanting):
+            head = reader.peek(min(size, 8))
+            wanting = [i for i in wanting if head.startswith(self.catalogers[i].magic)]
         if not wanting or self._too_big(path, size, what):
             return
         data = bytearray(size)
