@@ -8,6 +8,7 @@ Reads ``name``, ``version`` and ``license`` (a string, or the old ``{"type": ...
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,24 +22,25 @@ __all__ = ["Npm"]
 _MARK = "node_modules/"
 
 
+_PACKAGE = r"(?:@[^/@]+/)?[^/@.][^/]*"
+_PNPM = r"(?:\.pnpm/[^/]+/node_modules/)?"  # pnpm keeps the real files in node_modules/.pnpm/NAME@VER/node_modules
+_CHAIN = re.compile(rf"node_modules/{_PNPM}({_PACKAGE})(?:/node_modules/{_PNPM}({_PACKAGE}))*/package\.json")
+
+
 def _package_dir(path: str) -> str | None:
-    """The ``name`` or ``@scope/name`` a ``.../node_modules/X/package.json`` path installs, else ``None``."""
-    if not path.endswith("/package.json"):
+    """The ``name`` or ``@scope/name`` a ``node_modules/A[/node_modules/B...]/package.json`` path installs.
+
+    From the first ``node_modules`` on, the path must be a chain of installed packages: a ``package.json``
+    under any other directory of a package (``node_modules/resolve/test/node_modules/x``: a test fixture) is
+    not an installed package.
+    """
+    at = 0 if path.startswith(_MARK) else path.find("/" + _MARK) + 1
+    if at == 0 and not path.startswith(_MARK):
         return None
-    directory = path[: -len("/package.json")]
-    at = directory.rfind("/" + _MARK)
-    if at >= 0:
-        tail = directory[at + 1 + len(_MARK) :]
-    elif directory.startswith(_MARK):
-        tail = directory[len(_MARK) :]
-    else:
+    match = _CHAIN.fullmatch(path, at)
+    if match is None:
         return None
-    parts = tail.split("/")
-    if len(parts) == 1 and parts[0] and not parts[0].startswith("@"):
-        return parts[0]
-    if len(parts) == 2 and parts[0].startswith("@") and len(parts[0]) > 1 and parts[1]:
-        return tail
-    return None
+    return match.group(2) or match.group(1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,14 @@ def _in_packages_dir(path: str) -> bool:
     return "site-packages/" in path or "dist-packages/" in path
 
 
+def _installed(directory: str, suffix: str) -> bool:
+    """``directory`` ends in ``suffix`` and lies directly in a site-/dist-packages directory: what pip lists.
+    (Distributions vendored inside a package, like ``setuptools/_vendor/*.dist-info``, are not installed.)"""
+    if not directory.endswith(suffix):
+        return False
+    return posixpath.basename(posixpath.dirname(directory)) in ("site-packages", "dist-packages")
+
+
 @dataclass(frozen=True, slots=True)
 class _Dist:
     name: str
@@ -47,13 +55,10 @@ class Python:
         if not _in_packages_dir(path):
             return False
         if path.endswith("/METADATA"):
-            return path[: -len("/METADATA")].endswith(".dist-info")
+            return _installed(path[: -len("/METADATA")], ".dist-info")
         if path.endswith("/PKG-INFO"):
-            return path[: -len("/PKG-INFO")].endswith(".egg-info")
-        if path.endswith(".egg-info"):  # distutils wrote PKG-INFO as a file of this name
-            parent = posixpath.basename(posixpath.dirname(path))
-            return parent in ("site-packages", "dist-packages")
-        return False
+            return _installed(path[: -len("/PKG-INFO")], ".egg-info")
+        return _installed(path, ".egg-info")  # distutils wrote PKG-INFO as a file of this name
 
     def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
         fields = parse_headers(data.decode("utf-8", "replace"))

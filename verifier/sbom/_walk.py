@@ -18,7 +18,7 @@ from typing import Protocol
 from verifier.errors import LimitExceededError
 
 from ._model import Cataloger, Context, Found
-from ._tar import HARDLINK, REGULAR, TarEntry, TarReader
+from ._tar import DIRECTORY, HARDLINK, REGULAR, TarEntry, TarReader
 
 __all__ = ["LayerWalk", "normalise"]
 
@@ -67,6 +67,8 @@ class LayerWalk:
     #: decompressed bytes of the layers read so far (against ``max_image_bytes``)
     bytes_seen: int = 0
     _kept: dict[str, _Kept] = field(default_factory=dict)
+    #: every directory above a kept path (never shrinks: a stale entry only costs one look at the results)
+    _dirs: set[str] = field(default_factory=set)
     _entry_warnings: int = 0
     _layer_index: int = -1
 
@@ -85,7 +87,14 @@ class LayerWalk:
             if result is not None:
                 results.append((i, result))
         if results:
-            self._kept[path] = _Kept(self._layer_index, layer, results)
+            self._keep(path, _Kept(self._layer_index, layer, results))
+
+    def _keep(self, path: str, kept: _Kept) -> None:
+        self._kept[path] = kept
+        parent = posixpath.dirname(path)
+        while parent and parent not in self._dirs:
+            self._dirs.add(parent)
+            parent = posixpath.dirname(parent)
 
     def _too_big(self, path: str, size: int, what: str) -> bool:
         cap = self.context.limits.max_file_read_bytes
@@ -126,6 +135,8 @@ class LayerWalk:
             old = self._kept.get(path)
             if old is not None and old.layer_index < self._layer_index:
                 del self._kept[path]
+            if entry.type != DIRECTORY and path in self._dirs:
+                whiteouts.add(path)  # a file or link where lower layers had a directory: its contents are gone
             if entry.type == REGULAR:
                 self._tar_file(reader, entry, path, layer, what)
             elif entry.type == HARDLINK:
@@ -152,7 +163,7 @@ class LayerWalk:
             if target is None:
                 self._warn_entry(f"{what}: hard link {path} points out of the root; ignored")
             return
-        self._kept[path] = _Kept(kept.layer_index, kept.layer, list(kept.results))
+        self._keep(path, _Kept(kept.layer_index, kept.layer, list(kept.results)))
 
     def _hide(self, whiteouts: set[str], opaque: set[str]) -> None:
         """Drop what lower layers had at (or under) a whiteout, and under an opaque directory."""

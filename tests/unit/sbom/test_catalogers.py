@@ -147,6 +147,7 @@ def test_python_dist_info_egg_info_and_licences(tmp_path):
             f"{site}/broken-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nSummary: no name\n",
             "app/requirements.txt": b"django==4.2\n",
             "opt/src/pkg.dist-info/METADATA": b"Name: notinstalled\nVersion: 1\n",
+            f"{site}/setuptools/_vendor/packaging-24.0.dist-info/METADATA": b"Name: packaging\nVersion: 24.0\n",
         },
     )
     packages = by_purl(sbom)
@@ -176,10 +177,19 @@ def test_npm_installed_packages_only_with_scopes_and_licences(tmp_path):
             "app/node_modules/@babel/core/node_modules/semver/package.json": b'{"name": "semver", "version": "6.3.1", '
             b'"licenses": [{"type": "ISC"}]}',
             "app/node_modules/bad/package.json": b"{not json",
+            "app/node_modules/resolve/test/resolver/node_modules/fixture/package.json": b'{"name": "fixture", '
+            b'"version": "0.0.1"}',
+            "web/node_modules/.pnpm/lodash@4.17.21/node_modules/lodash/package.json": b'{"name": "lodash", '
+            b'"version": "4.17.21", "license": "MIT"}',
         },
     )
     packages = by_purl(sbom)
-    assert sorted(packages) == ["pkg:npm/%40babel/core@7.24.0", "pkg:npm/left-pad@1.3.0", "pkg:npm/semver@6.3.1"]
+    assert sorted(packages) == [
+        "pkg:npm/%40babel/core@7.24.0",
+        "pkg:npm/left-pad@1.3.0",
+        "pkg:npm/lodash@4.17.21",
+        "pkg:npm/semver@6.3.1",
+    ]
     core = packages["pkg:npm/%40babel/core@7.24.0"]
     assert (core.name, core.group, core.licenses) == ("core", "@babel", ("MIT",))
     assert packages["pkg:npm/semver@6.3.1"].licenses == ("ISC",)

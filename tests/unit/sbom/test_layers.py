@@ -289,3 +289,9 @@ def test_archive_that_is_not_a_tar_and_layout_without_the_tag(tmp_path):
     layout = oci_layout(tmp_path / "img", [layer_tar(BASE)])
     with pytest.raises(SbomSourceError, match="no image tagged 'v2'"):
         generate(f"oci:{layout}:v2")
+
+
+def test_a_file_or_link_replacing_a_directory_hides_what_was_under_it(tmp_path):
+    upper = {f"{SITE}/alpha-1.0.dist-info": ("symlink", "/dev/null"), "opt/app/node_modules": b"not a dir any more"}
+    layout = oci_layout(tmp_path / "img", [layer_tar(BASE), layer_tar(upper)])
+    assert purls(generate(f"oci:{layout}")) == ["pkg:pypi/beta@1.0", "pkg:pypi/gamma@1.0"]
