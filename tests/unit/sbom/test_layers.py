@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from tests.unit.sbom.images import (
     docker_archive,
@@ -202,10 +203,11 @@ def test_corrupt_layers_are_one_clear_error(tmp_path, name, data, message):
         generate(f"oci:{layout}")
 
 
-def test_gzip_bomb_stops_at_the_ratio_limit_in_bounded_memory(tmp_path):
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_decompression_bomb_stops_at_the_ratio_limit_in_bounded_memory(tmp_path, kind):
     header = tarfile.TarInfo("zeros")
     header.size = 512 * 1024 * 1024
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31) if kind == "gzip" else zstandard.ZstdCompressor().compressobj()
     parts = [compressor.compress(header.tobuf())]
     chunk = b"\0" * (1024 * 1024)
     for _ in range(512):
