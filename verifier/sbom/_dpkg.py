@@ -87,7 +87,7 @@ def parse_status(text: str, path: str, context: Context, *, need_status: bool = 
 def copyright_licenses(text: str) -> tuple[str, ...]:
     """The licences a DEP-5 copyright file names (its ``License:`` short names), SPDX where recognisable."""
     head = text.lstrip()[:400].lower()
-    if not head.startswith("format:") or "copyright-format" not in head and "dep5" not in head:
+    if not head.startswith(("format:", "format-specification:")) or not ("copyright-format" in head or "dep5" in head):
         return ()
     found: list[str] = []
     for value in _LICENSE.findall(text):

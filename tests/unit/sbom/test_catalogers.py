@@ -77,7 +77,9 @@ def test_dpkg_status_installed_only_with_source_arch_distro_and_dep5_licences(tm
             "usr/lib/os-release": DEBIAN_OS,
             "var/lib/dpkg/status": DPKG_STATUS,
             "usr/share/doc/bash/copyright": DEP5,
-            "usr/share/doc/libc6/copyright": b"This is not machine readable. GPL.\n",
+            "usr/share/doc/libc6/copyright": b"This is not machine readable. GPL.\nLicense: GPL-2\n",
+            "usr/share/doc/tzdata/copyright": b"Format-Specification: http://svn.debian.org/wsvn/dep/web/deps/dep5.mdwn"
+            b"?op=file&rev=135\n\nFiles: *\nLicense: public-domain\n",
             "var/lib/dpkg/info/bash.list": b"/bin/bash\n",
             "var/lib/dpkg/info/libc6:amd64.list": b"/lib/x86_64-linux-gnu/libc.so.6\n",
         },
@@ -93,6 +95,7 @@ def test_dpkg_status_installed_only_with_source_arch_distro_and_dep5_licences(tm
     assert dict(bash.properties)["sealgate:deb:source-version"] == "5.2.15-2"
     assert bash.path == "var/lib/dpkg/status"
     assert next(p for p in sbom.packages if p.name == "libc6").licenses == ()
+    assert next(p for p in sbom.packages if p.name == "tzdata").licenses == ("public-domain",)
     assert sbom.distro is not None and sbom.distro.qualifier == "debian-12"
     assert sbom.distro.path == "usr/lib/os-release"
 
