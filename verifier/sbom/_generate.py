@@ -50,6 +50,8 @@ def _open(
     source: str, platform: str | None, limits: Limits, client: Callable[[], RegistryClient] | None
 ) -> _Image | Path:
     if source.startswith("dir:"):
+        if platform is not None:
+            raise SbomSourceError(f"{source}: --platform applies to indexes; a directory holds one platform")
         root = Path(source[4:])
         if not root.is_dir():
             raise SbomSourceError(f"{source}: not a directory")

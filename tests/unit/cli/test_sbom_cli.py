@@ -78,6 +78,7 @@ def test_no_matching_platform_is_one_line_and_exit_1_and_nothing_written(tmp_pat
         (["sbom", "oci-archive:/x.tar", "--attest", "--key", "k"], 2, "--attest needs a registry image"),
         (["sbom", "oci-archive:/x.tar", "--key", "k"], 2, "--key and --bundle-format go with --attest"),
         (["sbom", "docker-archive:/x.tar", "--platform", "linux/amd64"], 2, "--platform applies to indexes"),
+        (["sbom", "dir:/tmp", "--platform", "linux/amd64"], 2, "--platform applies to indexes"),
     ],
 )
 def test_usage_errors(argv, code, fragment, capsys):
