@@ -127,16 +127,26 @@ def _walk_layers(walk: LayerWalk, image: _Image, limits: Limits, progress: Progr
     by_diff_id = bool(getattr(image, "by_diff_id", False))
     for index, (layer, raw) in enumerate(image.streams(), 1):
         what = f"layer {index}/{total} {layer.digest}"
+        label = f"layer {index}/{total} {layer.digest[:19]}"
         if progress is not None:
-            progress(what, index - 1, total)
+            progress(label, index - 1, total)
         budget = limits.max_image_bytes - walk.bytes_seen
-        stream = open_layer(raw, what, limits, budget=budget, hash_output=by_diff_id)
+        tick = _ticker(progress, label, index - 1, total, layer.size) if progress is not None else None
+        stream = open_layer(raw, what, limits, budget=budget, hash_output=by_diff_id, tick=tick)
         walk.tar_layer(stream, layer.digest, what)
         stream.finish()
         walk.bytes_seen += stream.out
         _check_digest(stream.out_sha256, stream.compressed_sha256, layer, by_diff_id, what)
     if progress is not None:
         progress("layers read", total, total)
+
+
+def _ticker(progress: Progress, what: str, done: int, total: int, size: int) -> Callable[[int], None]:
+    def tick(read: int) -> None:
+        of = f"/{size / 1048576:.0f}" if size else ""
+        progress(f"{what} {read / 1048576:.0f}{of} MiB", done, total)
+
+    return tick
 
 
 def _check_digest(out_sha256: object, compressed: str, layer: Layer, by_diff_id: bool, what: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol, cast
 
 import zstandard
@@ -24,6 +25,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _HEAD = 64 * 1024
 _CHUNK = 1024 * 1024
+_TICK = 4 * 1024 * 1024
 _ISAL_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]  # stubs call it an instance
 
 
@@ -60,7 +62,16 @@ class _Counting:
 class LayerStream:
     """The decompressed tar bytes of one layer, bounded by the limits; ``finish()`` drains and checks it."""
 
-    def __init__(self, raw: BinaryIO, what: str, limits: Limits, *, budget: int, hash_output: bool = False) -> None:
+    def __init__(
+        self,
+        raw: BinaryIO,
+        what: str,
+        limits: Limits,
+        *,
+        budget: int,
+        hash_output: bool = False,
+        tick: Callable[[int], None] | None = None,
+    ) -> None:
         head = raw.read(_HEAD)
         self.what = what
         self._limits = limits
@@ -77,6 +88,8 @@ class LayerStream:
             self._source = self._in
         self.out = 0
         self.out_sha256 = hashlib.sha256() if hash_output else None
+        self._tick = tick
+        self._next_tick = _TICK
 
     @property
     def compressed_sha256(self) -> str:
@@ -96,6 +109,9 @@ class LayerStream:
                 self.out_sha256.update(data)
             if self.out > self._slack or self.out > self._budget:
                 self._check()
+            if self._tick is not None and self._in.count >= self._next_tick:
+                self._next_tick = self._in.count + _TICK
+                self._tick(self._in.count)
         return data
 
     def _check(self) -> None:
@@ -122,6 +138,15 @@ def _reason(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__)[:120]
 
 
-def open_layer(raw: BinaryIO, what: str, limits: Limits, *, budget: int, hash_output: bool = False) -> LayerStream:
-    """The decompressed stream of ``raw`` (gzip, zstd or plain tar, told apart by their first bytes)."""
-    return LayerStream(raw, what, limits, budget=budget, hash_output=hash_output)
+def open_layer(
+    raw: BinaryIO,
+    what: str,
+    limits: Limits,
+    *,
+    budget: int,
+    hash_output: bool = False,
+    tick: Callable[[int], None] | None = None,
+) -> LayerStream:
+    """The decompressed stream of ``raw`` (gzip, zstd or plain tar, told apart by their first bytes);
+    ``tick`` is called with the bytes read of ``raw`` every few MiB (for a progress line)."""
+    return LayerStream(raw, what, limits, budget=budget, hash_output=hash_output, tick=tick)

@@ -297,3 +297,13 @@ def test_a_file_or_link_replacing_a_directory_hides_what_was_under_it(tmp_path):
     upper = {f"{SITE}/alpha-1.0.dist-info": ("symlink", "/dev/null"), "opt/app/node_modules": b"not a dir any more"}
     layout = oci_layout(tmp_path / "img", [layer_tar(BASE), layer_tar(upper)])
     assert purls(generate(f"oci:{layout}")) == ["pkg:pypi/beta@1.0", "pkg:pypi/gamma@1.0"]
+
+
+def test_progress_says_layer_and_bytes(tmp_path):
+    layout = oci_layout(tmp_path / "img", [layer_tar({"noise": os.urandom(9 * 1024 * 1024)}), layer_tar(BASE)])
+    seen: list[tuple[str, int, int]] = []
+    sbom = generate(f"oci:{layout}", progress=lambda what, done, total: seen.append((what, done, total)))
+    short = sbom.layers[0][:19]
+    assert seen[0] == (f"layer 1/2 {short}", 0, 2)
+    assert (f"layer 1/2 {short} 4/9 MiB", 0, 2) in seen and (f"layer 1/2 {short} 8/9 MiB", 0, 2) in seen
+    assert seen[-1] == ("layers read", 2, 2)
