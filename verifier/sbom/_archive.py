@@ -41,6 +41,7 @@ __all__ = ["OpenedImage", "open_docker_archive", "open_oci"]
 _REF_NAME = "org.opencontainers.image.ref.name"
 _IMAGE_NAME = "io.containerd.image.name"
 _SMALL = 4 * 1024 * 1024
+_MAX_MEMBERS = 100_000
 
 
 class _Files(Protocol):
@@ -83,7 +84,12 @@ class _TarFiles:
     def __init__(self, path: Path, source: str) -> None:
         try:
             self._tar = tarfile.open(path, mode="r:")
-            members = self._tar.getmembers()
+            members = []
+            for member in self._tar:  # an image archive holds blobs and a few JSON files, not a file system
+                members.append(member)
+                if len(members) > _MAX_MEMBERS:
+                    self._tar.close()
+                    raise ImageInvalidError(f"{source}: more than {_MAX_MEMBERS} entries: not an image archive")
             self._members = {normalise(m.name): m for m in members if m.isreg()}
             for link in members:  # docker save's <id>/layer.tar may be a symlink to a blob in the archive
                 if link.issym():
