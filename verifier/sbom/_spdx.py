@@ -63,8 +63,11 @@ def is_expression(text: str) -> bool:
         position += 1
         if word in _OPERATORS or word in ("(", ")"):
             return False
-        bare = word[:-1] if word.endswith("+") and not exception else word
-        return is_supported_id(bare) or (not exception and _REF.match(bare) is not None)
+        if exception:  # the schema's list mixes licences and exceptions; exceptions are named so
+            lower = word.lower()
+            return is_supported_id(word) and ("exception" in lower or lower.endswith("-note"))
+        bare = word[:-1] if word.endswith("+") else word
+        return is_supported_id(bare) or _REF.match(bare) is not None
 
     def term() -> bool:
         nonlocal position
