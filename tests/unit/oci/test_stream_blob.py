@@ -59,3 +59,10 @@ async def test_truncated_stream_is_not_retried_once_bytes_were_handed_over(regis
     with pytest.raises((RegistryUnavailableError, DigestMismatchError)):
         await _stream(registry, digest, max_bytes=1_000_000)
     assert registry.count("GET", f"/v2/app/blobs/{digest}") == 1
+
+
+async def test_streamed_blob_follows_redirects_to_storage(registry: FaultRegistry) -> None:
+    data = b"stored elsewhere" * 1000
+    digest = registry.add_blob("app", data)
+    registry.inject(Fault("redirect", hops=2))
+    assert await _stream(registry, digest, max_bytes=len(data)) == (data, len(data))
