@@ -17,9 +17,9 @@ from verifier.cli._common import (
     registry_client,
 )
 from verifier.cli._common import signature_repository as attestation_repository
+from verifier.cosign import SigningKey
 from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
 from verifier.cosign._attest_check import AttestationVerification, verify_image_attestations
-from verifier.cosign._keys import SigningKey
 from verifier.errors import UsageError
 from verifier.oci import Reference
 
