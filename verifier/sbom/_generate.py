@@ -185,12 +185,12 @@ def _walk_directory(walk: LayerWalk, root: Path, source: str, progress: Progress
             walk.file(rel, info.st_size, info.st_mode, _reader(Path(entry.path), info.st_size, source), source)
 
 
-def _reader(path: Path, size: int, source: str) -> Callable[[], bytes]:
-    def read() -> bytes:
+def _reader(path: Path, size: int, source: str) -> Callable[[int], bytes]:
+    def read(n: int) -> bytes:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as handle:
-                return handle.read(size)
+                return handle.read(size if n < 0 else min(n, size))
         except OSError as exc:
             raise SbomSourceError(f"{source}: cannot read {path}: {exc.strerror or exc}") from None
 

@@ -181,15 +181,19 @@ class LayerWalk:
 
     # --- a directory (``dir:ROOTFS``) --------------------------------------------------------------------
 
-    def file(self, path: str, size: int, mode: int, read: Callable[[], bytes], what: str) -> None:
-        """One file of an unpacked root (``dir:``); ``read`` gives its bytes and is called only when wanted."""
+    def file(self, path: str, size: int, mode: int, read: Callable[[int], bytes], what: str) -> None:
+        """One file of an unpacked root (``dir:``); ``read(n)`` gives its first ``n`` bytes (all for -1) and is
+        called only when the file is wanted."""
         self._count_file(what)
         if not stat.S_ISREG(mode):
             return
         wanting = self._wanting(path, size, bool(mode & 0o111))
+        if wanting and all(self.catalogers[i].magic for i in wanting):
+            head = read(8)
+            wanting = [i for i in wanting if head.startswith(self.catalogers[i].magic)]
         if not wanting or self._too_big(path, size, what):
             return
-        data = read()
+        data = read(-1)
         self.bytes_read += len(data)
         self._extract(path, None, wanting, data)
 
