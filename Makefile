@@ -2,9 +2,11 @@
 VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
-APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk chromium shellcheck
-# the commands those packages provide, checked before calling apt
+APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk chromium shellcheck \
+                libcommons-lang3-java
+# the commands (and files) those packages provide, checked before calling apt
 NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium shellcheck
+NEEDED_FILES := /usr/share/java/commons-lang3.jar
 
 .PHONY: setup system-deps run test lint typecheck unit bench clean
 
@@ -12,6 +14,7 @@ setup: system-deps $(VENV)/.installed
 
 system-deps:
 	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	for f in $(NEEDED_FILES); do [ -e $$f ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages (missing:$$missing)"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -19,6 +19,7 @@ __all__ = [
     "DownloadBudgetError",
     "EnvelopeInvalidError",
     "IdentityMismatchError",
+    "ImageInvalidError",
     "InvalidDigestError",
     "InvalidReferenceError",
     "KeyFileError",
@@ -35,6 +36,7 @@ __all__ = [
     "RegistryUnavailableError",
     "SealgateError",
     "SignatureInvalidError",
+    "SbomSourceError",
     "SigstoreError",
     "TimestampInvalidError",
     "TransparencyLogError",
@@ -167,6 +169,21 @@ class DownloadBudgetError(RegistryError):
     Not a :class:`LimitExceededError`: those concern one entry (one candidate fails), this the whole image."""
 
     code = "DOWNLOAD_BUDGET_EXCEEDED"
+
+
+# --- images read for an SBOM (exit 1; a source that cannot be named or opened exits 2) -------------------
+
+
+class SbomSourceError(UsageError):
+    """An SBOM source (``oci:DIR``, ``docker-archive:FILE``, ...) that is malformed, missing or unreadable."""
+
+    code = "SOURCE_INVALID"
+
+
+class ImageInvalidError(SealgateError):
+    """An image whose manifest, config or layers cannot be read: corrupt tar or gzip, no matching platform."""
+
+    code = "IMAGE_INVALID"
 
 
 # --- verification (exit 1) ------------------------------------------------------------------------------

@@ -61,6 +61,23 @@ class Limits:
     #: HTTP redirects followed for one request (blob storage redirects)
     max_redirects: int = 3
 
+    # --- SBOM generation (``sealgate sbom``: layers read from a registry, an archive or a directory) -----
+    #: bytes of all layers of one image once decompressed (what a hostile image can make sealgate read)
+    max_image_bytes: int = 16 * 1024 * MiB
+    #: files (tar entries) in all layers of one image
+    max_image_files: int = 2_000_000
+    #: largest single file read into memory for a cataloger (a package database, a Go binary, a jar)
+    max_file_read_bytes: int = 256 * MiB
+    #: largest ratio of decompressed to compressed bytes of a layer (a gzip/zstd bomb), checked once a layer
+    #: has given more than ``decompression_slack`` bytes
+    max_decompression_ratio: int = 250
+    #: decompressed bytes a layer may give before the ratio is checked
+    decompression_slack: int = 64 * MiB
+    #: depth of archives nested in archives read (a jar in a war in an ear is depth 3)
+    max_archive_depth: int = 4
+    #: entries of one jar/war/ear (zip) read
+    max_archive_entries: int = 100_000
+
     # --- time --------------------------------------------------------------------------------------------
     #: seconds to establish a TCP/TLS connection
     connect_timeout: float = 5.0

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from verifier.cli._common import (
     add_registry_options,
@@ -17,12 +17,13 @@ from verifier.cli._common import (
     registry_client,
 )
 from verifier.cli._common import signature_repository as attestation_repository
+from verifier.cosign import SigningKey
 from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
 from verifier.cosign._attest_check import AttestationVerification, verify_image_attestations
 from verifier.errors import UsageError
 from verifier.oci import Reference
 
-__all__ = ["register"]
+__all__ = ["attest_and_report", "register"]
 
 _TYPES = ", ".join(sorted(PREDICATE_TYPES))
 #: largest --predicate file read (cosign caps attachments at 128 MiB; registries rarely take that much)
@@ -101,6 +102,21 @@ def _attest(args: argparse.Namespace) -> int:
     predicate_type_for(args.type)  # a usage error before the key password is asked for
     predicate = _read_predicate(args.predicate)
     key = load_signing_key(args.key)
+    return attest_and_report(args, ref, key, predicate, args.type, replace=args.replace)
+
+
+def attest_and_report(
+    args: argparse.Namespace,
+    ref: Reference,
+    key: SigningKey,
+    predicate: bytes,
+    predicate_type: str,
+    *,
+    replace: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Attach ``predicate`` to ``ref`` as ``sealgate attest`` does (``args`` carries the registry options and
+    ``bundle_format``) and say where it went; ``sealgate sbom --attest`` comes through here too."""
 
     async def run() -> AttestedImage:
         async with registry_client(args) as client:
@@ -109,18 +125,21 @@ def _attest(args: argparse.Namespace) -> int:
                 ref,
                 key,
                 predicate=predicate,
-                predicate_type=args.type,
+                predicate_type=predicate_type,
                 bundle_format=args.bundle_format,
-                replace=args.replace,
+                replace=replace,
                 attestation_repository=attestation_repository(),
             )
 
     done = asyncio.run(run())
     if ref.digest is None:
-        print(f"Resolved tag {ref.tag!r} of {ref.name} to {done.digest}")
+        print(f"Resolved tag {ref.tag!r} of {ref.name} to {done.digest}", file=out)
     if done.replaced:
-        print(f"Replaced {done.replaced} attestation(s) of type {done.predicate_type}")
-    print(f"Attested {done.reference.name}@{done.digest} ({done.predicate_type}): {done.layout} at {done.location}")
+        print(f"Replaced {done.replaced} attestation(s) of type {done.predicate_type}", file=out)
+    print(
+        f"Attested {done.reference.name}@{done.digest} ({done.predicate_type}): {done.layout} at {done.location}",
+        file=out,
+    )
     return 0
 
 

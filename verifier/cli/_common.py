@@ -8,18 +8,13 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from verifier.cosign import (
-    NamedKey,
-    SigningKey,
-    load_private_key,
-    load_public_key,
-    password_from_env_or_prompt,
-    read_key_file,
-)
 from verifier.errors import SealgateError, UsageError
-from verifier.oci import DockerConfigCredentials, Reference, RegistryClient, RegistryConfig, StaticCredentials
+
+if TYPE_CHECKING:  # imported where used: `sealgate --help` and light commands do not pay for them
+    from verifier.cosign import NamedKey, SigningKey
+    from verifier.oci import Reference, RegistryClient
 
 __all__ = [
     "add_registry_options",
@@ -58,6 +53,8 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 
 def registry_client(args: argparse.Namespace, *, insecure: Iterable[str] = ()) -> RegistryClient:
     """A client configured by the registry options (plus ``insecure`` hosts, e.g. from policy settings)."""
+    from verifier.oci import DockerConfigCredentials, RegistryClient, RegistryConfig, StaticCredentials
+
     hosts = set(args.insecure_registry) | set(insecure)
     hosts |= {h for h in os.environ.get("SEALGATE_INSECURE_REGISTRIES", "").split(",") if h}
     config = RegistryConfig(insecure=frozenset(hosts), ca_bundle=args.ca_bundle, docker_config=args.docker_config)
@@ -121,6 +118,8 @@ def signature_repository() -> Reference | None:
     value = os.environ.get("COSIGN_REPOSITORY")
     if not value:
         return None
+    from verifier.oci import Reference
+
     ref = Reference.parse(value)
     if ref.tag not in (None, "latest") or ref.digest is not None:
         raise UsageError(f"COSIGN_REPOSITORY={value!r} must name a repository, without tag or digest")
@@ -128,8 +127,12 @@ def signature_repository() -> Reference | None:
 
 
 def load_signing_key(path: str) -> SigningKey:
+    from verifier.cosign import load_private_key, password_from_env_or_prompt, read_key_file
+
     return load_private_key(read_key_file(path), lambda: password_from_env_or_prompt(stdin=sys.stdin), source=path)
 
 
 def load_verifying_keys(paths: Sequence[str]) -> list[NamedKey]:
+    from verifier.cosign import NamedKey, load_public_key, read_key_file
+
     return [NamedKey(Path(p).name, load_public_key(read_key_file(p), source=p)) for p in paths]

@@ -6,9 +6,10 @@ Every manifest and blob is checked against its digest and a size cap before it i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
 import httpx
@@ -321,6 +322,45 @@ class RegistryClient:
         await self._expect(response, ask, 200)
         digest.verify(response.body, ask.what)
         return response.body
+
+    async def stream_blob(
+        self,
+        ref: Reference,
+        digest: Digest,
+        sink: Callable[[bytes], Awaitable[None]],
+        *,
+        max_bytes: int,
+        limit_name: str = "max_bytes",
+    ) -> int:
+        """Hand a blob to ``sink`` in chunks as it downloads (redirects followed); returns its size.
+
+        At most ``max_bytes`` are read (``BlobTooLargeError`` naming ``limit_name`` past that). The digest is
+        checked once the last chunk is in: on a mismatch ``sink`` has seen bytes that must be thrown away, so
+        the caller treats what it built from them as void (``DigestMismatchError``).
+        """
+        ask = self._ask(ref, f"blob {digest} in {ref.name}")
+        hasher = hashlib.new(digest.algorithm)
+        size = 0
+
+        async def hashing(chunk: bytes) -> None:
+            nonlocal size
+            hasher.update(chunk)
+            size += len(chunk)
+            await sink(chunk)
+
+        response = await self._t.request(
+            ask,
+            "GET",
+            self._url(ref, f"blobs/{digest}"),
+            max_bytes=max_bytes,
+            limit_name=limit_name,
+            follow_redirects=True,
+            sink=hashing,
+        )
+        await self._expect(response, ask, 200)
+        if hasher.hexdigest() != digest.hex:
+            raise DigestMismatchError(f"{ask.what}: content hashes to {digest.algorithm}:{hasher.hexdigest()}")
+        return size
 
     async def blob_exists(self, ref: Reference, digest: Digest) -> bool:
         """Whether the repository has the blob (``HEAD``)."""

@@ -20,6 +20,7 @@ import email.utils
 import functools
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import certifi
@@ -42,7 +43,10 @@ from ._config import RegistryConfig
 from ._exchange import Ask, Response, clean, netloc, registry_detail
 from ._ssrf import HostGuard, Resolver
 
-__all__ = ["RegistryTransport", "parse_retry_after"]
+__all__ = ["RegistryTransport", "Sink", "parse_retry_after"]
+
+#: where a streamed body goes, chunk by chunk
+Sink = Callable[[bytes], Awaitable[None]]
 
 _logger = logging.getLogger(__name__)
 
@@ -188,12 +192,15 @@ class RegistryTransport:
         limit_name: str = "max_bytes",
         follow_redirects: bool = False,
         authenticate: bool = True,
+        sink: Sink | None = None,
     ) -> Response:
         """Send one logical request: auth on 401, retries on 429/5xx/connection errors, redirects, caps.
 
         Returns the final response whatever its status (except 401 after authenticating, and
         retryable statuses once retries are exhausted, which raise). Fails fast with
         ``RegistryUnavailableError`` while the host's breaker is open or once the deadline has passed.
+        With a ``sink``, a 2xx body is handed to it chunk by chunk (within ``max_bytes``) instead of being
+        kept; once a chunk has been handed over, a broken connection is no longer retried.
         """
         breaker = self.breaker(ask.host)
         admission = breaker.admit()
@@ -216,6 +223,7 @@ class RegistryTransport:
                 limit_name=limit_name,
                 follow_redirects=follow_redirects,
                 authenticate=authenticate,
+                sink=sink,
             )
         except RegistryUnavailableError:
             breaker.failure(admission)
@@ -244,6 +252,7 @@ class RegistryTransport:
         limit_name: str,
         follow_redirects: bool,
         authenticate: bool,
+        sink: Sink | None,
     ) -> Response:
         tries = 0
         redirects = 0
@@ -256,7 +265,9 @@ class RegistryTransport:
                 if authorization is not None:
                     send_headers["Authorization"] = authorization
             try:
-                response = await self._send_bounded(method, url, send_headers, content, ask, max_bytes, limit_name)
+                response = await self._send_bounded(
+                    method, url, send_headers, content, ask, max_bytes, limit_name, sink
+                )
             except _Transient as exc:
                 tries += 1
                 if idempotent and tries <= self.limits.retries:
@@ -336,6 +347,7 @@ class RegistryTransport:
         ask: Ask,
         max_bytes: int | None,
         limit_name: str,
+        sink: Sink | None = None,
     ) -> Response:
         """:meth:`_send_once` inside the host's concurrency cap and the request deadline."""
         left = remaining()
@@ -346,7 +358,7 @@ class RegistryTransport:
             async with asyncio.timeout(left) as timeout:
                 with following(timeout):  # work shared by several requests runs to the latest of their deadlines
                     async with slot:
-                        return await self._send_once(method, url, headers, content, ask, max_bytes, limit_name)
+                        return await self._send_once(method, url, headers, content, ask, max_bytes, limit_name, sink)
         except TimeoutError:
             raise RegistryUnavailableError(
                 f"registry {ask.host} unavailable: no answer within the request deadline ({ask.what})"
@@ -361,6 +373,7 @@ class RegistryTransport:
         ask: Ask,
         max_bytes: int | None,
         limit_name: str,
+        sink: Sink | None = None,
     ) -> Response:
         self.request_count += 1
         _logger.debug("%s %s", method, url)
@@ -376,6 +389,8 @@ class RegistryTransport:
                 body = b""
             elif response.status_code >= 300:
                 body = await self._read(response, ask, _SMALL_BODY, truncate=True)
+            elif sink is not None:
+                body = await self._stream(response, ask, max_bytes, limit_name, sink)
             else:
                 body = await self._read(response, ask, max_bytes, truncate=False, limit_name=limit_name)
         except httpx.TransportError as exc:
@@ -385,6 +400,31 @@ class RegistryTransport:
         finally:
             await response.aclose()
         return Response(response.status_code, response.headers, body, url)
+
+    @staticmethod
+    async def _stream(response: httpx.Response, ask: Ask, cap: int | None, limit_name: str, sink: Sink) -> bytes:
+        """Hand a 2xx body to ``sink``; a connection broken after the first chunk is not retryable."""
+        length = response.headers.get("content-length")
+        if cap is not None and length is not None and length.isdigit() and int(length) > cap:
+            raise BlobTooLargeError(
+                f"{ask.what} is {int(length)} bytes (Content-Length), above the {cap}-byte limit {limit_name}"
+            )
+        seen = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                seen += len(chunk)
+                if cap is not None and seen > cap:
+                    raise BlobTooLargeError(
+                        f"{ask.what} is larger than the {cap}-byte limit (stopped reading) set by {limit_name}"
+                    )
+                await sink(chunk)
+        except httpx.TransportError as exc:
+            if not seen:
+                raise
+            raise RegistryUnavailableError(
+                f"registry {ask.host} unavailable: {_describe(exc)} after {seen} bytes ({ask.what})"
+            ) from None
+        return b""
 
     @staticmethod
     async def _read(

@@ -1,0 +1,206 @@
+"""A forward-only tar reader for layer streams: ustar, GNU long names (``L``/``K``) and PAX headers (``x``/``g``:
+``path``, ``linkpath``, ``size``), with every header checksum verified.
+
+The standard library's :mod:`tarfile` does the same in stream mode, at several times the cost per entry; an
+image holds tens of thousands of entries, most of which no cataloger wants, so headers are parsed here with
+slicing alone and unwanted data is skipped without being copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from verifier.errors import ImageInvalidError
+
+__all__ = ["TarEntry", "TarReader"]
+
+BLOCK = 512
+_REFILL = 1024 * 1024
+#: largest GNU long name or PAX header accepted (real ones are a few hundred bytes)
+_MAX_META = 1024 * 1024
+REGULAR, HARDLINK, SYMLINK, DIRECTORY = "0", "1", "2", "5"
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass(slots=True)
+class TarEntry:
+    name: str
+    type: str
+    size: int
+    mode: int
+    linkname: str
+
+
+def _octal(field: bytes, what: str) -> int:
+    if field and field[0] & 0x80:  # GNU base-256 for values that do not fit in octal
+        value = int.from_bytes(field[1:], "big")
+        return -value if field[0] & 0x40 else value
+    text = field.split(b"\0", 1)[0].strip(b" ")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise ImageInvalidError(f"{what}: corrupt tar: bad number in a header") from None
+
+
+def _text(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _pax(data: bytes, what: str) -> dict[str, str]:
+    records: dict[str, str] = {}
+    at = 0
+    while at < len(data):
+        space = data.find(b" ", at)
+        if space < 0:
+            break
+        try:
+            length = int(data[at:space])
+        except ValueError:
+            raise ImageInvalidError(f"{what}: corrupt tar: bad PAX record") from None
+        if length <= 0 or at + length > len(data):
+            raise ImageInvalidError(f"{what}: corrupt tar: bad PAX record length")
+        key, sep, value = data[space + 1 : at + length - 1].partition(b"=")
+        if sep:
+            records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        at += length
+    return records
+
+
+class TarReader:
+    """Entries of a tar stream, in order; read or skip each one's data before asking for the next."""
+
+    def __init__(self, stream: _Readable, what: str) -> None:
+        self._stream = stream
+        self._what = what
+        self._buffer = b""
+        self._at = 0
+        self._left = 0  # data bytes (plus padding) of the current entry not yet consumed
+        self._global: dict[str, str] = {}
+
+    def _fill(self, need: int) -> bool:
+        """Make at least ``need`` bytes available; False at the end of the stream."""
+        while len(self._buffer) - self._at < need:
+            chunk = self._stream.read(max(_REFILL, need))
+            if not chunk:
+                return False
+            self._buffer = self._buffer[self._at :] + chunk
+            self._at = 0
+        return True
+
+    def _take(self, size: int) -> bytes:
+        if not self._fill(size):
+            raise ImageInvalidError(f"{self._what}: corrupt tar: truncated")
+        data = self._buffer[self._at : self._at + size]
+        self._at += size
+        return data
+
+    def _skip(self, size: int) -> None:
+        available = len(self._buffer) - self._at
+        if size <= available:
+            self._at += size
+            return
+        size -= available
+        self._buffer, self._at = b"", 0
+        while size > 0:
+            chunk = self._stream.read(min(size, _REFILL) if size < _REFILL else _REFILL)
+            if not chunk:
+                raise ImageInvalidError(f"{self._what}: corrupt tar: truncated")
+            if len(chunk) > size:
+                self._buffer, self._at = chunk, size
+                return
+            size -= len(chunk)
+
+    def read_into(self, buffer: bytearray) -> None:
+        """The current entry's data (exactly ``len(buffer)`` bytes, its size) into ``buffer``."""
+        size = len(buffer)
+        with memoryview(buffer) as view:
+            done = min(size, len(self._buffer) - self._at)
+            view[:done] = memoryview(self._buffer)[self._at : self._at + done]
+            self._at += done
+            while done < size:  # the rest straight from the stream into place
+                chunk = self._stream.read(min(size - done, _REFILL))
+                if not chunk:
+                    raise ImageInvalidError(f"{self._what}: corrupt tar: truncated")
+                view[done : done + len(chunk)] = chunk
+                done += len(chunk)
+        self._left -= size
+
+    def peek(self, size: int) -> bytes:
+        """Up to ``size`` first bytes of the current entry's data, without consuming them."""
+        size = min(size, self._left)
+        self._fill(size)
+        return self._buffer[self._at : self._at + size]
+
+    def _meta(self, size: int, kind: str) -> bytes:
+        if size < 0 or size > _MAX_META:
+            raise ImageInvalidError(f"{self._what}: corrupt tar: {kind} of {size} bytes")
+        data = self._take(size)
+        self._skip(-size % BLOCK)
+        return data
+
+    def __iter__(self) -> Iterator[TarEntry]:
+        long_name = long_link = None
+        pax: dict[str, str] = {}
+        while True:
+            if self._left:
+                self._skip(self._left)
+                self._left = 0
+            if not self._fill(BLOCK):
+                if len(self._buffer) - self._at:
+                    raise ImageInvalidError(f"{self._what}: corrupt tar: truncated")
+                return  # the stream ended without the end-of-archive blocks: tolerated, as tar does
+            header = self._take(BLOCK)
+            if header == bytes(BLOCK):
+                return
+            self._check(header)
+            kind = chr(header[156]) if header[156] else REGULAR
+            size = _octal(header[124:136], self._what)
+            if kind in ("L", "K", "x", "g"):
+                data = self._meta(size, "metadata header")
+                if kind == "L":
+                    long_name = _text(data)
+                elif kind == "K":
+                    long_link = _text(data)
+                elif kind == "x":
+                    pax = _pax(data, self._what)
+                else:
+                    self._global.update(_pax(data, self._what))
+                continue
+            records = {**self._global, **pax} if self._global else pax
+            name = _text(header[0:100])
+            if header[257:262] == b"ustar" and header[345]:
+                name = f"{_text(header[345:500])}/{name}"
+            name = records.get("path", long_name or name)
+            linkname = records.get("linkpath", long_link or _text(header[157:257]))
+            if "size" in records:
+                try:
+                    size = int(records["size"])
+                except ValueError:
+                    raise ImageInvalidError(f"{self._what}: corrupt tar: bad PAX size") from None
+            if size < 0:
+                raise ImageInvalidError(f"{self._what}: corrupt tar: negative size")
+            long_name = long_link = None
+            pax = {}
+            if kind in (HARDLINK, SYMLINK, DIRECTORY):
+                size = 0 if kind != HARDLINK else size
+            self._left = size + (-size % BLOCK)
+            if kind == "7":  # contiguous file: a regular file to every reader but its writer
+                kind = REGULAR
+            yield TarEntry(name, kind, size, _octal(header[100:108], self._what) & 0o7777, linkname)
+
+    def _check(self, header: bytes) -> None:
+        stored = _octal(header[148:156], self._what)
+        unsigned = sum(header) - sum(header[148:156]) + 8 * 32
+        if stored != unsigned:
+            signed = sum(b - 256 if b > 127 else b for b in header) - sum(
+                b - 256 if b > 127 else b for b in header[148:156]
+            )
+            if stored != signed + 8 * 32:
+                raise ImageInvalidError(f"{self._what}: corrupt tar: header checksum mismatch")
