@@ -469,9 +469,9 @@ def _subject_digest(bundle: bytes) -> Digest:
     return Digest("sha256", statement["subject"][0]["digest"]["sha256"])
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_bundle_vector(name: str, vectors: Path) -> None:
-    case = CASES[name]
+def verify_arguments(case: Case, vectors: Path) -> tuple[bytes, dict[str, Any]]:
+    """The bundle bytes and the keyword arguments of :func:`verify_bundle` for ``case`` (also used by the
+    differential test against sigstore-python)."""
     options = dict(case.options)
     raw = (vectors / case.bundle).read_bytes()
     kwargs: dict[str, Any] = {"trusted_root": TrustedRoot.from_file(vectors / case.root)}
@@ -492,6 +492,13 @@ def test_bundle_vector(name: str, vectors: Path) -> None:
     else:
         kwargs["digest"] = _subject_digest(raw)
     kwargs.update(options)
+    return raw, kwargs
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bundle_vector(name: str, vectors: Path) -> None:
+    case = CASES[name]
+    raw, kwargs = verify_arguments(case, vectors)
     if case.error is None:
         result = verify_bundle(raw, **kwargs)
         assert result.signed_at is not None
