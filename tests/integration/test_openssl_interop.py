@@ -12,15 +12,16 @@ from pathlib import Path
 import nacl.secret
 import pytest
 
-from verifier.cosign._crypto import sign_bytes, verify_bytes
-from verifier.cosign._keys import (
+from verifier.cosign._payload import build_simple_signing_payload
+from verifier.crypto import (
     encrypt_private_key,
     generate_signing_key,
     load_private_key,
     load_public_key,
     public_key_pem,
+    sign_bytes,
+    verify_bytes,
 )
-from verifier.cosign._payload import build_simple_signing_payload
 
 pytestmark = pytest.mark.integration
 

@@ -17,22 +17,7 @@ from verifier.cosign._attest_check import (
     sigstore_bundle_verifier,
     verify_image_attestations,
 )
-from verifier.cosign._crypto import MALFORMED_MATERIAL, malformed, sign_bytes, signature_scheme, verify_bytes
 from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, LEGACY_SIG, Attachment, discover
-from verifier.cosign._keys import (
-    ACCEPTED_SCRYPT_N,
-    COSIGN_PRIVATE_KEY_LABEL,
-    SIGSTORE_PRIVATE_KEY_LABEL,
-    SigningKey,
-    VerifyingKey,
-    encrypt_private_key,
-    generate_signing_key,
-    key_id,
-    load_private_key,
-    load_public_key,
-    public_key_pem,
-    read_key_file,
-)
 from verifier.cosign._layout import (
     CERTIFICATE_ANNOTATION,
     SIGNATURE_ANNOTATION,
@@ -56,6 +41,25 @@ from verifier.cosign._verify import (
     check_simple_signature,
     fetch_signatures,
     verify_image,
+)
+from verifier.crypto import (
+    ACCEPTED_SCRYPT_N,
+    COSIGN_PRIVATE_KEY_LABEL,
+    MALFORMED_MATERIAL,
+    SIGSTORE_PRIVATE_KEY_LABEL,
+    SigningKey,
+    VerifyingKey,
+    encrypt_private_key,
+    generate_signing_key,
+    key_id,
+    load_private_key,
+    load_public_key,
+    malformed,
+    public_key_pem,
+    read_key_file,
+    sign_bytes,
+    signature_scheme,
+    verify_bytes,
 )
 
 __all__ = [

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 
-from verifier.cosign._crypto import sign_bytes
 from verifier.cosign._discover import (
     BUNDLE_CONTENT_ANNOTATION,
     BUNDLE_PREDICATE_ANNOTATION,
@@ -42,7 +41,6 @@ from verifier.cosign._dsse_layer import (
     parse_statement,
     sign_envelope,
 )
-from verifier.cosign._keys import SigningKey
 from verifier.cosign._layout import (
     DSSE_MEDIA_TYPE,
     SIGNATURE_ANNOTATION,
@@ -50,6 +48,7 @@ from verifier.cosign._layout import (
     build_signature_manifest,
     parse_signature_manifest,
 )
+from verifier.crypto import SigningKey, sign_bytes
 from verifier.errors import LimitExceededError, ManifestUnknownError, SealgateError, UsageError
 from verifier.oci import (
     DOCKER_MANIFEST,

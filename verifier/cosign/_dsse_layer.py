@@ -4,8 +4,8 @@ Pure functions: PAE, parsing an envelope (standard or URL-safe base64, any key o
 legacy ``cosign attest --key`` does, checking its signatures against named keys, and reading the in-toto
 statement inside it (``_type`` v0.1 or v1, subject matched by sha256 digest only).
 
-This is the one PAE implementation (``verifier.sigstore`` builds on it); the envelope and statement models
-here are the key-signed subset the cosign layouts need (``verifier.sigstore`` verifies bundles' envelopes).
+PAE comes from :mod:`verifier.crypto` (the one implementation, shared with ``verifier.sigstore``); the
+envelope and statement models here are the key-signed subset the cosign layouts need.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.cosign._crypto import sign_bytes, verify_bytes
-from verifier.cosign._keys import SigningKey
 from verifier.cosign._verify import NamedKey
+from verifier.crypto import SigningKey, is_utf8, pae, sign_bytes, verify_bytes
 from verifier.errors import PayloadInvalidError
 from verifier.oci import Digest
 
@@ -58,25 +57,6 @@ def go_json(obj: Any, *, sort_keys: bool = False) -> bytes:
     for char, escaped in _GO_ESCAPES.items():
         text = text.replace(char, escaped)  # these characters only ever occur inside JSON strings
     return text.encode()
-
-
-def is_utf8(text: str) -> bool:
-    """Whether ``text`` encodes as UTF-8 (JSON may carry lone surrogates such as ``"\\ud800"``)."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE v1 pre-authentication encoding: ``DSSEv1 <len> <type> <len> <body>`` (lengths in bytes).
-
-    >>> pae("http://example.com/HelloWorld", b"hello world")
-    b'DSSEv1 29 http://example.com/HelloWorld 11 hello world'
-    """
-    encoded = payload_type.encode()
-    return b"DSSEv1 %d %b %d %b" % (len(encoded), encoded, len(payload), payload)
 
 
 def b64decode_any(text: str, what: str) -> bytes:

@@ -19,7 +19,15 @@ from verifier.errors import (
     RegistryProtocolError,
     SignatureInvalidError,
 )
-from verifier.oci import OCI_CONFIG, OCI_MANIFEST, Descriptor, Digest, Manifest
+from verifier.oci import (
+    DSSE_MEDIA_TYPE,
+    OCI_CONFIG,
+    OCI_MANIFEST,
+    SIMPLE_SIGNING_MEDIA_TYPE,
+    Descriptor,
+    Digest,
+    Manifest,
+)
 
 __all__ = [
     "BUNDLE_ANNOTATION",
@@ -36,8 +44,6 @@ __all__ = [
     "parse_signature_manifest",
 ]
 
-SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
-DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
 CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"

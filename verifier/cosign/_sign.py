@@ -7,8 +7,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from verifier.cosign._crypto import sign_bytes, verify_bytes
-from verifier.cosign._keys import SigningKey, VerifyingKey
 from verifier.cosign._layout import (
     SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING_MEDIA_TYPE,
@@ -18,6 +16,7 @@ from verifier.cosign._layout import (
     parse_signature_manifest,
 )
 from verifier.cosign._payload import build_simple_signing_payload
+from verifier.crypto import SigningKey, VerifyingKey, sign_bytes, verify_bytes
 from verifier.errors import (
     LimitExceededError,
     ManifestUnknownError,

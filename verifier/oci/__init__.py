@@ -28,6 +28,7 @@ from ._mediatypes import (
     DOCKER_LAYER,
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
+    DSSE_MEDIA_TYPE,
     IMAGE_MANIFEST_TYPES,
     INDEX_TYPES,
     MANIFEST_ACCEPT,
@@ -40,6 +41,7 @@ from ._mediatypes import (
     OCI_LAYER_TAR,
     OCI_MANIFEST,
     OCTET_STREAM,
+    SIMPLE_SIGNING_MEDIA_TYPE,
 )
 from ._models import Descriptor, Manifest
 from ._reference import DOCKER_HUB, Reference
@@ -59,6 +61,7 @@ __all__ = [
     "DOCKER_LAYER",
     "DOCKER_MANIFEST",
     "DOCKER_MANIFEST_LIST",
+    "DSSE_MEDIA_TYPE",
     "IMAGE_MANIFEST_TYPES",
     "INDEX_TYPES",
     "MANIFEST_ACCEPT",
@@ -71,6 +74,7 @@ __all__ = [
     "OCI_LAYER_TAR",
     "OCI_MANIFEST",
     "OCTET_STREAM",
+    "SIMPLE_SIGNING_MEDIA_TYPE",
     "Challenge",
     "CredentialStore",
     "Credentials",

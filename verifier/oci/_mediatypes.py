@@ -7,6 +7,7 @@ __all__ = [
     "DOCKER_LAYER",
     "DOCKER_MANIFEST",
     "DOCKER_MANIFEST_LIST",
+    "DSSE_MEDIA_TYPE",
     "IMAGE_MANIFEST_TYPES",
     "INDEX_TYPES",
     "MANIFEST_ACCEPT",
@@ -19,6 +20,7 @@ __all__ = [
     "OCI_LAYER_TAR",
     "OCI_MANIFEST",
     "OCTET_STREAM",
+    "SIMPLE_SIGNING_MEDIA_TYPE",
 ]
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -42,3 +44,7 @@ OCTET_STREAM = "application/octet-stream"
 MANIFEST_ACCEPT: tuple[str, ...] = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 IMAGE_MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+
+#: cosign's signature layers: a simple-signing payload (``.sig``) or a DSSE envelope (``.att``)
+SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"

@@ -30,8 +30,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from verifier.cosign import VerifyingKey, key_id, verify_bytes
-from verifier.cosign._dsse_layer import is_utf8
+from verifier.crypto import VerifyingKey, is_utf8, key_id, verify_bytes
 from verifier.errors import (
     ArtifactMismatchError,
     BundleInvalidError,

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.cosign import VerifyingKey, verify_bytes
-from verifier.cosign._dsse_layer import is_utf8, pae
+from verifier.crypto import VerifyingKey, is_utf8, pae, verify_bytes
 from verifier.errors import EnvelopeInvalidError, SignatureInvalidError
 from verifier.oci import Digest
 from verifier.sigstore._util import b64decode, require_mapping

@@ -16,7 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from verifier.cosign import SIMPLE_SIGNING_MEDIA_TYPE, VerifyingKey, verify_bytes
+from verifier.crypto import VerifyingKey, verify_bytes
 from verifier.errors import (
     BundleInvalidError,
     CertificateInvalidError,
@@ -25,6 +25,7 @@ from verifier.errors import (
     TimestampInvalidError,
     TransparencyLogError,
 )
+from verifier.oci import SIMPLE_SIGNING_MEDIA_TYPE
 from verifier.sigstore._bundle import VerifiedSignature
 from verifier.sigstore._certs import verify_certificate
 from verifier.sigstore._dsse import parse_envelope

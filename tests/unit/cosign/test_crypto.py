@@ -9,8 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from verifier.cosign._crypto import natural_hash, sign_bytes, signature_scheme, verify_bytes
-from verifier.cosign._ed25519ph import ed25519ph_sign, ed25519ph_verify
+from verifier.crypto import ed25519ph_sign, ed25519ph_verify, natural_hash, sign_bytes, signature_scheme, verify_bytes
 
 DATA = b'{"critical":{"identity":{"docker-reference":"127.0.0.1:5000/demo"}},"optional":null}'
 

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from verifier.cosign._keys import (
+from verifier.cosign._password import password_from_env_or_prompt
+from verifier.crypto import (
     COSIGN_PRIVATE_KEY_LABEL,
     MAX_KEY_FILE_BYTES,
     SIGSTORE_PRIVATE_KEY_LABEL,
@@ -31,7 +32,6 @@ from verifier.cosign._keys import (
     public_key_pem,
     read_key_file,
 )
-from verifier.cosign._password import password_from_env_or_prompt
 from verifier.errors import KeyFileError, PasswordError, UsageError
 
 # A real key written by `cosign generate-key-pair` (N=32768, COSIGN label, empty password), published as test

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.sigstore_json import SIGNATURE_ANNOTATION, read_sigstore_json
-from verifier.cosign._crypto import verify_bytes
-from verifier.cosign._keys import load_public_key
 from verifier.cosign._payload import SimpleSigningPayload
+from verifier.crypto import load_public_key, verify_bytes
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 CI = Path("containers-image") / "fixtures"
