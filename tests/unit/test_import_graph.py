@@ -1,0 +1,223 @@
+"""The import graph of ``verifier`` and ``webhook`` has no forbidden arrow (issue 9: "one judge, one reader").
+
+Read statically with ``ast`` from the source, every import counted: module level, inside functions and under
+``TYPE_CHECKING`` (a function-level import hides an arrow from the interpreter, not from this test).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ROOTS = ("verifier", "webhook")
+
+#: modules of verifier.cosign / verifier.sigstore that still take the registry client (issue 9: one registry
+#: reader for signature material, with cosign/ and sigstore/ pure). The list may only shrink.
+REGISTRY_CLIENT_ALLOWED = frozenset(
+    {
+        "verifier.cosign._attest",
+        "verifier.cosign._attest_check",
+        "verifier.cosign._budget",
+        "verifier.cosign._discover",
+        "verifier.cosign._sign",
+        "verifier.cosign._verify",
+    }
+)
+#: the two CLI sub-commands that start or serve the webhook (``sealgate serve``, ``sealgate certs``): the CLI is
+#: the entry point above both verifier and webhook, and these are the only places verifier/ may name webhook/
+WEBHOOK_ENTRY_POINTS = frozenset({"verifier.cli._serve", "verifier.cli._certs"})
+#: what "the registry client" is: the names of verifier.oci's I/O half, and its modules
+_CLIENT_NAMES = frozenset({"RegistryClient", "CircuitBreaker", "CredentialStore", "HostGuard"})
+_CLIENT_MODULES = frozenset(
+    f"verifier.oci.{m}" for m in ("_client", "_transport", "_auth", "_authenticator", "_breaker", "_ssrf", "_exchange")
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_package(path: Path) -> bool:
+    return path.name == "__init__.py"
+
+
+@cache
+def modules() -> dict[str, Path]:
+    return {_module_name(p): p for root in ROOTS for p in sorted((REPO / root).rglob("*.py"))}
+
+
+def _imports(name: str, path: Path) -> Iterator[tuple[str, str | None, int]]:
+    """``(imported module, imported name or None, line)`` for every import statement in the module."""
+    package = name if _is_package(path) else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                submodule = f"{target}.{alias.name}"
+                if submodule in modules():
+                    yield submodule, None, node.lineno
+                else:
+                    yield target, alias.name, node.lineno
+
+
+@cache
+def edges() -> tuple[tuple[str, str, str | None, int], ...]:
+    """Every ``(importer, imported module, name, line)`` whose imported module is ours."""
+    found = []
+    for name, path in modules().items():
+        for target, imported, line in _imports(name, path):
+            if target.split(".")[0] in ROOTS:
+                found.append((name, target, imported, line))
+    return tuple(found)
+
+
+def _under(module: str, *packages: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def _arrows(source: tuple[str, ...], forbidden: tuple[str, ...], *, entry_points: bool = True) -> list[str]:
+    return sorted(
+        {
+            f"{importer}:{line} imports {target}"
+            for importer, target, _, line in edges()
+            if _under(importer, *source)
+            and _under(target, *forbidden)
+            and (entry_points or importer not in WEBHOOK_ENTRY_POINTS)
+        }
+    )
+
+
+def _component(module: str) -> str:
+    """``verifier.cosign._verify`` -> ``verifier.cosign``; top-level modules are their own component."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def test_the_graph_is_read() -> None:
+    """A parser that found nothing would pass every rule below."""
+    assert len(modules()) > 100
+    assert ("verifier.cli._bundle", "verifier.sigstore", "verify_bundle") in {e[:3] for e in edges()}
+    assert any(e[0] == "webhook.app" and _under(e[1], "verifier.engine") for e in edges())
+
+
+@pytest.mark.parametrize(
+    ("source", "forbidden"),
+    [
+        (("verifier.engine",), ("webhook", "verifier.cli")),
+        (("verifier.cosign", "verifier.sigstore", "verifier.policy", "verifier.crypto"), ("webhook", "verifier.cli")),
+        (("verifier",), ("webhook",)),
+        (("verifier.audit",), ("webhook",)),
+        (("verifier.crypto",), ("verifier.cosign", "verifier.sigstore", "verifier.oci")),
+    ],
+    ids=[
+        "the engine imports neither the webhook nor the CLI",
+        "formats and policies import neither the webhook nor the CLI",
+        "verifier never imports webhook (but for the serve and certs sub-commands)",
+        "audit never imports the webhook",
+        "keys, signatures and DSSE sit below cosign, sigstore and the registry",
+    ],
+)
+def test_no_forbidden_arrow(source: tuple[str, ...], forbidden: tuple[str, ...]) -> None:
+    assert _arrows(source, forbidden, entry_points=False) == []
+
+
+def test_only_the_serving_sub_commands_name_the_webhook() -> None:
+    importers = {arrow.partition(":")[0] for arrow in _arrows(("verifier",), ("webhook",))}
+    assert importers == WEBHOOK_ENTRY_POINTS
+
+
+def test_no_cycle_between_the_packages_of_verifier() -> None:
+    graph: dict[str, set[str]] = {}
+    for importer, target, _, _ in edges():
+        a, b = _component(importer), _component(target)
+        if a != b and _under(importer, "verifier") and _under(target, "verifier") and b != "verifier":
+            graph.setdefault(a, set()).add(b)
+    cycles = [scc for scc in _strongly_connected(graph) if len(scc) > 1]
+    detail = {
+        " <-> ".join(sorted(scc)): sorted(
+            f"{importer}:{line} imports {target}"
+            for importer, target, _, line in edges()
+            if _component(importer) in scc and _component(target) in scc and _component(importer) != _component(target)
+        )
+        for scc in cycles
+    }
+    assert not cycles, detail
+
+
+def test_the_cosign_and_sigstore_modules_taking_the_registry_client_only_shrink() -> None:
+    """Issue 9: cosign/ and sigstore/ become pure; until the one registry reader exists, no new module may take
+    the registry client (and a module that stopped taking it leaves this list)."""
+    takers = {
+        importer
+        for importer, target, name, _ in edges()
+        if _under(importer, "verifier.cosign", "verifier.sigstore")
+        and (target in _CLIENT_MODULES or (_under(target, "verifier.oci") and name in _CLIENT_NAMES))
+    }
+    assert takers - REGISTRY_CLIENT_ALLOWED == set(), "new modules in cosign/sigstore take the registry client"
+    assert REGISTRY_CLIENT_ALLOWED - takers == set(), "these no longer take the registry client: drop them"
+
+
+def test_function_level_relative_and_type_checking_imports_count(tmp_path: Path) -> None:
+    """The cycle this test exists for was hidden in a function body."""
+    source = tmp_path / "_probe.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from verifier.oci import RegistryClient\n"
+        "def f():\n    from verifier.sigstore import verify_bundle\n"
+        "def g():\n    from . import _verify\n    from ._layout import attachment_tag\n"
+    )
+    assert sorted((t, n) for t, n, _ in _imports("verifier.cosign._probe", source)) == [
+        ("typing", "TYPE_CHECKING"),
+        ("verifier.cosign._layout", "attachment_tag"),
+        ("verifier.cosign._verify", None),
+        ("verifier.oci", "RegistryClient"),
+        ("verifier.sigstore", "verify_bundle"),
+    ]
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's algorithm (iterative enough for a graph of a few dozen nodes)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    result: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for succ in graph.get(node, ()):
+            if succ not in index:
+                visit(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in on_stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            scc: set[str] = set()
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                scc.add(top)
+                if top == node:
+                    break
+            result.append(scc)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return result
