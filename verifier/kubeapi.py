@@ -30,7 +30,7 @@ from kubernetes.config import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
 
-from verifier.errors import ConfigError, SealgateError
+from verifier.errors import ConfigError, Reason, SealgateError
 from verifier.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -53,19 +53,19 @@ _IN_CLUSTER = "in-cluster"
 class KubeError(SealgateError):
     """The Kubernetes API answered something unusable (an unexpected status, a malformed body)."""
 
-    code = "KUBE_API_ERROR"
+    code = Reason.KUBE_API_ERROR
 
 
 class KubeUnavailableError(KubeError):
     """The API server could not be reached (connection refused, timeout, TLS failure)."""
 
-    code = "KUBE_UNAVAILABLE"
+    code = Reason.KUBE_UNAVAILABLE
 
 
 class KubeForbiddenError(KubeError):
     """401 (credentials rejected: expired or wrong token, unknown certificate) or 403 (RBAC forbids it)."""
 
-    code = "KUBE_FORBIDDEN"
+    code = Reason.KUBE_FORBIDDEN
 
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
@@ -75,7 +75,7 @@ class KubeForbiddenError(KubeError):
 class KubeConfigError(ConfigError):
     """A kubeconfig that cannot be used: missing file or context, broken credentials, failing exec plugin."""
 
-    code = "KUBECONFIG_INVALID"
+    code = Reason.KUBECONFIG_INVALID
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from verifier.errors import SealgateError
+from verifier.errors import Reason, SealgateError
 
 __all__ = [
     "ADMISSION_API_VERSION",
@@ -40,7 +40,7 @@ class ReviewError(SealgateError):
     choose to answer with a well-formed denial instead of a bare 4xx.
     """
 
-    code = "REVIEW_INVALID"
+    code = Reason.REVIEW_INVALID
     exit_code = 2
 
     def __init__(self, status: int, message: str, *, uid: str | None = None) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 
-from verifier.errors import SealgateError
+from verifier.errors import Reason, SealgateError
 from verifier.kubeapi import KubeClient
 from webhook.settings import WebhookSettings
 
@@ -20,7 +20,7 @@ __all__ = ["KubeNamespaceLabels", "NamespaceLookupError"]
 
 
 class NamespaceLookupError(SealgateError):
-    code = "NAMESPACE_LOOKUP_FAILED"
+    code = Reason.NAMESPACE_LOOKUP_FAILED
 
 
 class KubeNamespaceLabels:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from verifier.engine import Decision, Engine, Outcome, PolicyResult
-from verifier.errors import InvalidDigestError, InvalidReferenceError
+from verifier.errors import InvalidDigestError, InvalidReferenceError, Reason
 from verifier.oci import Digest, Reference, RegistryClient
 from verifier.policy import PolicySet
 
@@ -26,7 +26,13 @@ __all__ = ["Checker", "audit_policies"]
 
 #: codes that mean sealgate could not verify (not that it verified and found the image wanting)
 _NOT_CHECKED = frozenset(
-    {"NOT_FOUND", "LIMIT_EXCEEDED", "SIZE_LIMIT", "NAMESPACE_LABELS_UNAVAILABLE", "REGISTRY_PROTOCOL"}
+    {
+        Reason.NOT_FOUND,
+        Reason.LIMIT_EXCEEDED,
+        Reason.SIZE_LIMIT,
+        Reason.NAMESPACE_LABELS_UNAVAILABLE,
+        Reason.REGISTRY_PROTOCOL,
+    }
 )
 _SNAPSHOT_TTL = 24 * 3600
 #: the cluster whose namespace labels the engine asks for (one engine, one cache, for every cluster)
@@ -160,9 +166,9 @@ def _running_ref(ref: Reference | None, running: str | None) -> str | None:
 def _decision_findings(decision: Decision) -> list[tuple[str, str, dict[str, Any], Severity | None]]:
     """(rule, message, evidence, severity override) for what the engine said about the image that runs."""
     base = {"verified": decision.image, "outcome": decision.outcome.value, "code": decision.code}
-    if decision.code == "EXEMPT":
+    if decision.code == Reason.EXEMPT:
         return []
-    if decision.code in ("NO_MATCH", "REGISTRY_NOT_ALLOWED"):
+    if decision.code in (Reason.NO_MATCH, Reason.REGISTRY_NOT_ALLOWED):
         severity = Severity.LOW if decision.outcome is Outcome.ALLOW else None
         return [("SG007", decision.reason, base, severity)]
     if not decision.results and decision.outcome is Outcome.DENY:

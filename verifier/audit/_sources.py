@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import yaml
 
-from verifier.errors import UsageError
+from verifier.errors import Reason, UsageError
 from verifier.kubeapi import RESOURCES, KubeClient, KubeError, KubeForbiddenError
 
 from ._inventory import Inventory
@@ -122,7 +122,7 @@ def _namespace_labels(client: KubeClient, snap: Snapshot) -> dict[str, Mapping[s
             snap.problems.append(ListProblem("", "namespaces", exc.message, fatal=True))
         return None
     except KubeError as exc:
-        fatal = exc.code == "KUBE_UNAVAILABLE"
+        fatal = exc.code == Reason.KUBE_UNAVAILABLE
         snap.problems.append(ListProblem("", "namespaces", exc.message, fatal=fatal))
         return None
 

@@ -22,7 +22,7 @@ from verifier.cosign import Attachment, discover
 from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._judge import judge
-from verifier.errors import InvalidReferenceError, RegistryError, SealgateError
+from verifier.errors import InvalidReferenceError, Reason, RegistryError, SealgateError
 from verifier.oci import Descriptor, Digest, Reference, RegistryClient
 from verifier.policy import CompiledPolicy, PolicySet
 
@@ -30,9 +30,8 @@ __all__ = ["Engine", "EngineStats", "NamespaceLabels"]
 
 _logger = logging.getLogger(__name__)
 
-OK = "OK"
 #: failure codes that mean "could not verify" rather than "verified and found wanting"; Settings.onError decides
-_UNVERIFIABLE = frozenset({"REGISTRY_UNAVAILABLE"})
+_UNVERIFIABLE = frozenset({Reason.REGISTRY_UNAVAILABLE})
 #: looks up a namespace's labels (the webhook asks the Kubernetes API); None when unknown
 NamespaceLabels = Callable[[str], Awaitable[Mapping[str, str] | None]]
 
@@ -131,7 +130,7 @@ class Engine:
         """Everything decidable without I/O: exemptions, parsing, which policies apply, the allow-list."""
         settings = self.policies.settings
         if settings.is_exempt(namespace, image):
-            return Decision(image, Outcome.ALLOW, "EXEMPT", "exempt by settings")
+            return Decision(image, Outcome.ALLOW, Reason.EXEMPT, "exempt by settings")
         try:
             ref = Reference.parse(image)
         except InvalidReferenceError as exc:
@@ -150,7 +149,7 @@ class Engine:
             return self._no_match(image, ref)
         if not self.policies.registry_allowed(ref.registry):
             reason = f"registry {ref.registry} is not named by any policy"
-            return Decision(image, Outcome.DENY, "REGISTRY_NOT_ALLOWED", reason, reference=str(ref))
+            return Decision(image, Outcome.DENY, Reason.REGISTRY_NOT_ALLOWED, reason, reference=str(ref))
         return _Plan(image, ref, candidates, namespace, needs_labels=False)
 
     def _from_cache(self, plan: _Plan) -> Decision | None:
@@ -203,7 +202,7 @@ class Engine:
             return Decision(
                 "",
                 Outcome.DENY,
-                "NAMESPACE_LABELS_UNAVAILABLE",
+                Reason.NAMESPACE_LABELS_UNAVAILABLE,
                 f"labels of namespace {namespace!r} are needed by a policy but could not be read",
             )
         return [p for p in candidates if p.applies_to_namespace(namespace, labels)]
@@ -212,7 +211,7 @@ class Engine:
         mode = self.policies.settings.no_match
         reason = f"no policy matches {ref.name}"
         outcome = {"allow": Outcome.ALLOW, "warn": Outcome.WARN}.get(mode, Outcome.DENY)
-        return Decision(image, outcome, "NO_MATCH", reason, reference=str(ref))
+        return Decision(image, outcome, Reason.NO_MATCH, reason, reference=str(ref))
 
     async def _verify(self, image: str, ref: Reference, policies: list[CompiledPolicy]) -> Decision:
         needs_digest, remaining = _split_digest_required(ref, policies)
@@ -319,7 +318,7 @@ def _split_digest_required(
 
 
 def _digest_required(policy: CompiledPolicy) -> PolicyResult:
-    return PolicyResult(policy.name, policy.mode, False, "DIGEST_REQUIRED", "image must be referenced by digest")
+    return PolicyResult(policy.name, policy.mode, False, Reason.DIGEST_REQUIRED, "image must be referenced by digest")
 
 
 def _decision(
@@ -337,7 +336,7 @@ def _decision(
     if failing:
         code, reason = failing[0].code, "; ".join(f'policy "{r.policy}": {r.reason}' for r in failing)
     else:
-        code, reason = OK, "; ".join(f'policy "{r.policy}": {r.reason}' for r in results)
+        code, reason = Reason.OK, "; ".join(f'policy "{r.policy}": {r.reason}' for r in results)
     return Decision(
         image,
         outcome,

@@ -27,7 +27,7 @@ from verifier.cosign import (
 )
 from verifier.engine._count import counted_authorities, signer_of
 from verifier.engine._decision import PolicyResult
-from verifier.errors import SealgateError, SignatureInvalidError
+from verifier.errors import Reason, SealgateError, SignatureInvalidError
 from verifier.oci import Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
 from verifier.sigstore import (
@@ -40,7 +40,7 @@ from verifier.sigstore import (
 
 __all__ = ["check_signature", "judge"]
 
-OK = "OK"
+OK = Reason.OK
 #: codes that say only "not this signer's kind of signature": less informative than any other failure (an
 #: identity mismatch is informative: it says who did sign)
 _WEAK = frozenset({"SIGNATURE_INVALID", "UNSUPPORTED_LAYER", "NOT_A_SIGNATURE"})
@@ -134,7 +134,7 @@ def _statement_problem(verified: VerifiedSignature, digest: Digest, predicate_ty
         return "NOT_A_SIGNATURE", "bundle holds a message signature (sign-blob), not an in-toto statement"
     predicate = verified.statement.get("predicateType")
     if predicate != predicate_type:
-        return "PREDICATE_MISMATCH", f"bundle states {str(predicate)[:100]}, not {predicate_type}"
+        return Reason.PREDICATE_TYPE_MISMATCH, f"bundle states {str(predicate)[:100]}, not {predicate_type}"
     if not statement_subject_matches(verified.statement, digest):
         return "ARTIFACT_MISMATCH", f"bundle statement's subject is not the image digest {digest}"
     return None
@@ -199,7 +199,7 @@ def _attestation_met(
         return True, (OK, "")
     names = ", ".join(f'"{a.name}"' for a in allowed)
     missing = f'no verified {wanted.predicate_type} attestation ("{wanted.name}") signed by {names}'
-    best = _best_reason([c for c in checks if c.code not in ("PREDICATE_MISMATCH",)])
+    best = _best_reason([c for c in checks if c.code not in (Reason.PREDICATE_TYPE_MISMATCH,)])
     if best is None or best[0] in _WEAK:
         return False, ("ATTESTATION_MISSING", missing)
     return False, (best[0], f"{missing}: {best[1]}")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.errors import SealgateError
+from verifier.errors import Reason, SealgateError
 from verifier.policy._glob import NamespaceGlob
 from verifier.policy._models import NamespaceSelector
 
@@ -19,7 +19,7 @@ class NamespaceLabelsRequired(SealgateError):
     Not a failure: the caller fetches the labels (or checks ``uses_namespace_labels`` up front) and asks again.
     """
 
-    code = "NAMESPACE_LABELS_REQUIRED"
+    code = Reason.NAMESPACE_LABELS_REQUIRED
 
 
 @dataclass(frozen=True, slots=True)
