@@ -92,7 +92,7 @@ class Limits:
 
     # --- registry resilience -----------------------------------------------------------------------------
     #: HTTP requests in flight to one registry host at once (others wait, within their deadline)
-    registry_concurrency: int = 32
+    max_requests_per_host: int = 32
     #: consecutive failed requests (unavailable after retries, or past the deadline) that open a
     #: registry's circuit breaker: requests then fail at once for ``breaker_cooldown`` seconds
     breaker_failures: int = 5

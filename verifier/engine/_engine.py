@@ -293,7 +293,7 @@ class Engine:
     def _slot(self, registry: str) -> asyncio.Semaphore:
         slot = self._slots.get(registry)
         if slot is None:
-            slot = self._slots[registry] = asyncio.Semaphore(self.policies.settings.registry_concurrency)
+            slot = self._slots[registry] = asyncio.Semaphore(self.policies.settings.verifications_per_registry)
         return slot
 
 

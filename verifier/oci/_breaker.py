@@ -31,10 +31,10 @@ from enum import Enum
 from typing import Generic, TypeVar
 
 __all__ = [
-    "Admission",
     "BreakerState",
     "CircuitBreaker",
     "LRUMap",
+    "Permit",
     "SharedDeadline",
     "following",
     "remaining",
@@ -149,7 +149,7 @@ class BreakerState(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Admission:
+class Permit:
     """Permission for one request; ``probe`` when it is the half-open breaker's single trial."""
 
     probe: bool
@@ -184,30 +184,30 @@ class CircuitBreaker:
             return 0.0
         return max(0.0, self.cooldown - (self._clock() - self._opened_at))
 
-    def admit(self) -> Admission | None:
-        """An :class:`Admission` for one request, or None when it must fail fast (open, or probe running)."""
+    def permit(self) -> Permit | None:
+        """A :class:`Permit` for one request, or None when it must fail fast (open, or probe running)."""
         if self._opened_at is None:
-            return Admission(probe=False)
+            return Permit(probe=False)
         if self._probing or self._clock() - self._opened_at < self.cooldown:
             return None
         self._probing = True
-        return Admission(probe=True)
+        return Permit(probe=True)
 
-    def allows_retry(self, admission: Admission) -> bool:
-        """Whether a request already admitted should keep retrying (no: the breaker opened meanwhile)."""
-        return admission.probe or self._opened_at is None
+    def allows_retry(self, permit: Permit) -> bool:
+        """Whether a request already given a permit should keep retrying (no: the breaker opened meanwhile)."""
+        return permit.probe or self._opened_at is None
 
-    def success(self, admission: Admission) -> None:
+    def success(self, permit: Permit) -> None:
         """The registry answered: close the breaker."""
         self.consecutive_failures = 0
         self._opened_at = None
-        if admission.probe:
+        if permit.probe:
             self._probing = False
 
-    def failure(self, admission: Admission) -> None:
+    def failure(self, permit: Permit) -> None:
         """The request failed for want of the registry (after its retries, or at the deadline)."""
         self.consecutive_failures += 1
-        if admission.probe:
+        if permit.probe:
             self._probing = False
             self._opened_at = self._clock()
             self.trips += 1
@@ -215,9 +215,9 @@ class CircuitBreaker:
             self._opened_at = self._clock()
             self.trips += 1
 
-    def release(self, admission: Admission) -> None:
+    def release(self, permit: Permit) -> None:
         """The request ended without telling anything about the registry (cancelled, local error)."""
-        if admission.probe:
+        if permit.probe:
             self._probing = False
 
 

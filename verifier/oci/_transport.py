@@ -8,7 +8,7 @@ sees an httpx exception. Resilience (see :mod:`verifier.oci._breaker`):
   a ``RegistryUnavailableError`` at once, and a registry that does not answer by the deadline is too;
 - after ``limits.breaker_failures`` consecutive failed requests to a host its breaker opens and requests fail
   fast (no network) for ``limits.breaker_cooldown`` seconds, then one probe decides;
-- at most ``limits.registry_concurrency`` requests are in flight to one host.
+- at most ``limits.max_requests_per_host`` requests are in flight to one host.
 
 Redirects and token realms go only where :class:`~verifier.oci._ssrf.HostGuard` allows.
 """
@@ -38,7 +38,7 @@ from verifier.errors import (
 
 from ._auth import CredentialStore
 from ._authenticator import Authenticator
-from ._breaker import Admission, CircuitBreaker, LRUMap, following, remaining
+from ._breaker import CircuitBreaker, LRUMap, Permit, following, remaining
 from ._config import RegistryConfig
 from ._exchange import Ask, Response, clean, netloc, registry_detail
 from ._ssrf import HostGuard, Resolver
@@ -203,8 +203,8 @@ class RegistryTransport:
         kept; once a chunk has been handed over, a broken connection is no longer retried.
         """
         breaker = self.breaker(ask.host)
-        admission = breaker.admit()
-        if admission is None:
+        permit = breaker.permit()
+        if permit is None:
             raise RegistryUnavailableError(
                 f"registry {ask.host} unavailable: circuit breaker open after {breaker.consecutive_failures} "
                 f"consecutive failures, next try in {breaker.retry_in():.1f}s ({ask.what})"
@@ -215,7 +215,7 @@ class RegistryTransport:
                 method,
                 url,
                 breaker,
-                admission,
+                permit,
                 headers=headers,
                 content=content,
                 idempotent=idempotent,
@@ -226,15 +226,15 @@ class RegistryTransport:
                 sink=sink,
             )
         except RegistryUnavailableError:
-            breaker.failure(admission)
+            breaker.failure(permit)
             raise
         except SealgateError:
-            breaker.success(admission)  # the registry answered, if not to our liking
+            breaker.success(permit)  # the registry answered, if not to our liking
             raise
         except BaseException:
-            breaker.release(admission)
+            breaker.release(permit)
             raise
-        breaker.success(admission)
+        breaker.success(permit)
         return response
 
     async def _request(
@@ -243,7 +243,7 @@ class RegistryTransport:
         method: str,
         url: httpx.URL,
         breaker: CircuitBreaker,
-        admission: Admission,
+        permit: Permit,
         *,
         headers: dict[str, str] | None,
         content: bytes | None,
@@ -271,7 +271,7 @@ class RegistryTransport:
             except _Transient as exc:
                 tries += 1
                 if idempotent and tries <= self.limits.retries:
-                    await self._pause(ask, exc.reason, self._backoff(tries), breaker, admission)
+                    await self._pause(ask, exc.reason, self._backoff(tries), breaker, permit)
                     continue
                 raise RegistryUnavailableError(
                     f"registry {ask.host} unavailable: {exc.reason} after {tries} "
@@ -293,7 +293,7 @@ class RegistryTransport:
                 tries += 1
                 if idempotent and tries <= self.limits.retries:
                     delay = retry_after if retry_after is not None else self._backoff(tries)
-                    await self._pause(ask, f"HTTP {status}", delay, breaker, admission)
+                    await self._pause(ask, f"HTTP {status}", delay, breaker, permit)
                     continue
                 raise RegistryUnavailableError(
                     f"registry {ask.host} unavailable: HTTP {status} after {tries} "
@@ -322,7 +322,7 @@ class RegistryTransport:
     def _backoff(self, tries: int) -> float:
         return float(self.limits.backoff_base * (2 ** (tries - 1)))
 
-    async def _pause(self, ask: Ask, reason: str, delay: float, breaker: CircuitBreaker, admission: Admission) -> None:
+    async def _pause(self, ask: Ask, reason: str, delay: float, breaker: CircuitBreaker, permit: Permit) -> None:
         """Wait before a retry, unless the wait would end past the deadline or the breaker opened meanwhile."""
         left = remaining()
         if left is not None and delay >= left:
@@ -330,7 +330,7 @@ class RegistryTransport:
                 f"registry {ask.host} unavailable: {reason}, and waiting {delay:.1f}s to retry would pass the "
                 f"request deadline ({max(left, 0.0):.1f}s left; {ask.what})"
             )
-        if not breaker.allows_retry(admission):
+        if not breaker.allows_retry(permit):
             raise RegistryUnavailableError(
                 f"registry {ask.host} unavailable: {reason}, and its circuit breaker opened after "
                 f"{breaker.consecutive_failures} consecutive failures ({ask.what})"
@@ -353,7 +353,7 @@ class RegistryTransport:
         left = remaining()
         if left is not None and left <= 0:
             raise RegistryUnavailableError(f"registry {ask.host} unavailable: request deadline reached ({ask.what})")
-        slot = self._slots.setdefault(ask.host, lambda: asyncio.Semaphore(self.limits.registry_concurrency))
+        slot = self._slots.setdefault(ask.host, lambda: asyncio.Semaphore(self.limits.max_requests_per_host))
         try:
             async with asyncio.timeout(left) as timeout:
                 with following(timeout):  # work shared by several requests runs to the latest of their deadlines

@@ -138,7 +138,9 @@ class CompiledSettings:
     exempt_namespaces: tuple[NamespaceGlob, ...] = ()
     exempt_images: tuple[ImageGlob, ...] = ()
     insecure_registries: frozenset[str] = frozenset()
-    registry_concurrency: int = 8
+    #: images discovered at once per registry by the engine (policy `registries.concurrency`); each makes several
+    #: HTTP requests, which the registry client caps per host (Limits.max_requests_per_host)
+    verifications_per_registry: int = 8
     #: where the settings came from (``settings.yaml: document 1``); None = defaults
     source: str | None = None
 
@@ -156,7 +158,7 @@ class CompiledSettings:
             exempt_namespaces=tuple(NamespaceGlob.parse(p) for p in spec.exemptions.namespaces),
             exempt_images=tuple(ImageGlob.parse(g) for g in spec.exemptions.images),
             insecure_registries=frozenset(normalise_registry(h) for h in spec.registries.insecure),
-            registry_concurrency=spec.registries.concurrency,
+            verifications_per_registry=spec.registries.concurrency,
             source=source,
         )
 
@@ -192,7 +194,7 @@ class CompiledSettings:
             "exemptNamespaces": [g.text for g in self.exempt_namespaces],
             "exemptImages": [g.text for g in self.exempt_images],
             "insecure": sorted(self.insecure_registries),
-            "concurrency": self.registry_concurrency,
+            "concurrency": self.verifications_per_registry,
         }
 
     @property

@@ -319,7 +319,7 @@ class RegistrySettings(_Model):
     insecure: list[HostPort] = Field(
         default_factory=list, description="registries reached over plain HTTP (loopback always is)"
     )
-    concurrency: int = Field(default=8, ge=1, le=256, description="concurrent requests per registry")
+    concurrency: int = Field(default=8, ge=1, le=256, description="images verified at once per registry")
 
 
 class SettingsSpec(_Model):

@@ -34,8 +34,8 @@ class Clock:
 
 # --- the breaker as a state machine ----------------------------------------------------------------------
 
-# each step: (action, expected state after it); actions: "ok"/"fail" admit one request and report it,
-# "wait" moves the clock past the cool-down, "blocked" asserts a request is refused without being admitted
+# each step: (action, expected state after it); actions: "ok"/"fail" get a permit for one request and report it,
+# "wait" moves the clock past the cool-down, "blocked" asserts a request is refused without a permit
 STORIES = {
     "closed stays closed below the threshold": [("fail", "closed"), ("fail", "closed"), ("ok", "closed")],
     "a success resets the count of consecutive failures": [
@@ -80,24 +80,24 @@ def test_breaker_state_machine(story: list[tuple[str, str]]) -> None:
         if action == "wait":
             clock.now += 5.0
         elif action == "blocked":
-            assert breaker.admit() is None
+            assert breaker.permit() is None
         else:
-            admission = breaker.admit()
-            assert admission is not None, f"{action} was refused"
-            (breaker.success if action == "ok" else breaker.failure)(admission)
+            permit = breaker.permit()
+            assert permit is not None, f"{action} was refused"
+            (breaker.success if action == "ok" else breaker.failure)(permit)
         assert breaker.state.value == expected, (action, expected)
 
 
 def test_half_open_lets_exactly_one_probe_through() -> None:
     clock = Clock()
     breaker = CircuitBreaker(1, 1.0, clock)
-    breaker.failure(breaker.admit())  # type: ignore[arg-type]
+    breaker.failure(breaker.permit())  # type: ignore[arg-type]
     clock.now += 1.0
-    probe = breaker.admit()
+    probe = breaker.permit()
     assert probe is not None and probe.probe
-    assert breaker.admit() is None, "a second request went through while the probe runs"
+    assert breaker.permit() is None, "a second request went through while the probe runs"
     breaker.release(probe)  # the probe was cancelled: the next request may probe
-    second = breaker.admit()
+    second = breaker.permit()
     assert second is not None and second.probe
     breaker.success(second)
     assert breaker.state is BreakerState.CLOSED
@@ -151,7 +151,7 @@ async def test_an_open_breaker_stops_the_retries_of_requests_already_running() -
         await asyncio.sleep(0.05)
         breaker = c.breaker(f"127.0.0.1:{port}")
         for _ in range(2):  # two other requests fail meanwhile
-            breaker.failure(breaker.admit())  # type: ignore[arg-type]
+            breaker.failure(breaker.permit())  # type: ignore[arg-type]
         with pytest.raises(RegistryUnavailableError, match="circuit breaker opened after"):
             await running
         assert c.request_count <= 2, "retries went on after the breaker opened"
@@ -257,7 +257,7 @@ async def test_requests_in_flight_to_one_host_are_capped() -> None:
         in_flight -= 1
         return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "no"}]})
 
-    async with client(Limits(registry_concurrency=3), transport=httpx.MockTransport(handler)) as c:
+    async with client(Limits(max_requests_per_host=3), transport=httpx.MockTransport(handler)) as c:
         image = Reference.parse("127.0.0.1:5999/app:1")
         results = await asyncio.gather(*(c.get_manifest(image) for _ in range(20)), return_exceptions=True)
     assert all(isinstance(r, ManifestUnknownError) for r in results)

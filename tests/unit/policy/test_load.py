@@ -409,7 +409,8 @@ def test_defaults_apply_without_a_settings_document(write_yaml: WriteYaml) -> No
     assert settings.source is None
     assert (settings.no_match, settings.on_error, settings.deadline_seconds) == ("deny", "deny", 8.0)
     assert (settings.cache_ttl_seconds, settings.cache_failure_ttl_seconds) == (300, 10)
-    assert (settings.cache_max_entries, settings.cache_tag_ttl_seconds, settings.registry_concurrency) == (10000, 0, 8)
+    assert (settings.cache_max_entries, settings.cache_tag_ttl_seconds) == (10000, 0)
+    assert settings.verifications_per_registry == 8
 
 
 def test_a_settings_document_is_compiled(write_yaml: WriteYaml) -> None:
@@ -430,7 +431,7 @@ def test_a_settings_document_is_compiled(write_yaml: WriteYaml) -> None:
     assert (settings.cache_ttl_seconds, settings.cache_failure_ttl_seconds) == (60, 1)
     assert (settings.cache_max_entries, settings.cache_tag_ttl_seconds) == (5, 30)
     assert settings.insecure_registries == frozenset({"registry.local:5000"})
-    assert settings.registry_concurrency == 2
+    assert settings.verifications_per_registry == 2
 
 
 # --- hashes ---------------------------------------------------------------------------------------------
