@@ -61,6 +61,28 @@ class Limits:
     #: HTTP redirects followed for one request (blob storage redirects)
     max_redirects: int = 3
 
+    # --- documents sealgate parses (from a registry, a file or standard input) ---------------------------
+    #: transparency-log entries in one Sigstore bundle
+    max_tlog_entries: int = 32
+    #: RFC 3161 timestamps in one Sigstore bundle (sigstore-python's cap too)
+    max_timestamps: int = 32
+    #: signatures in one DSSE envelope (cosign writes one), legacy ``.att`` layer or bundle
+    max_envelope_signatures: int = 32
+    #: the Rekor bundle annotation of a legacy keyless ``.sig`` layer (a SET and an entry: a few KiB)
+    max_rekor_bundle_bytes: int = 1 * MiB
+    #: a ``trusted_root.json`` file (the public-good root is ~7 KiB, GitHub's JSON Lines ~40 KiB)
+    max_trust_root_bytes: int = 4 * MiB
+    #: a PEM key file
+    max_key_file_bytes: int = 64 * KiB
+    #: a password read from standard input
+    max_password_bytes: int = 64 * KiB
+    #: a policy or settings file
+    max_policy_file_bytes: int = 1 * MiB
+    #: YAML values one policy document may expand to (alias bombs stop here)
+    max_policy_nodes: int = 100_000
+    #: a manifest file ``sealgate audit --from-file`` reads
+    max_audit_file_bytes: int = 256 * MiB
+
     # --- SBOM generation (``sealgate sbom``: layers read from a registry, an archive or a directory) -----
     #: bytes of all layers of one image once decompressed (what a hostile image can make sealgate read)
     max_image_bytes: int = 16 * 1024 * MiB
@@ -110,6 +132,8 @@ class Limits:
     max_cached_tokens: int = 1024
     #: host name resolutions kept for the SSRF guard (redirect and token-realm hosts)
     max_cached_hosts: int = 256
+    #: parsed trusted roots kept (keyed by the SHA-256 of the file), oldest evicted
+    max_cached_trust_roots: int = 64
 
     def __post_init__(self) -> None:
         for spec in fields(self):

@@ -23,6 +23,7 @@ import yaml
 
 from verifier.errors import Reason, UsageError
 from verifier.kubeapi import RESOURCES, KubeClient, KubeError, KubeForbiddenError
+from verifier.limits import DEFAULT_LIMITS
 
 from ._inventory import Inventory
 
@@ -38,7 +39,6 @@ _WORKLOADS = (
     "cronjobs",
     "replicationcontrollers",
 )
-_MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -190,8 +190,9 @@ def _add_tree(inventory: Inventory, obj: Any, file: str, depth: int = 0) -> None
 def _documents(path: str) -> Iterator[Any]:
     try:
         file = Path(path)
-        if file.stat().st_size > _MAX_FILE_BYTES:
-            raise UsageError(f"--from-file {path}: larger than {_MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        if file.stat().st_size > DEFAULT_LIMITS.max_audit_file_bytes:
+            cap = DEFAULT_LIMITS.max_audit_file_bytes
+            raise UsageError(f"--from-file {path}: larger than {cap // (1024 * 1024)} MiB (max_audit_file_bytes)")
         data = file.read_bytes()
     except OSError as exc:
         raise UsageError(f"--from-file {path}: {exc.strerror or exc}") from None

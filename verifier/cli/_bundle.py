@@ -14,9 +14,9 @@ from typing import Any
 
 from verifier.cosign import load_public_key, read_key_file
 from verifier.errors import UsageError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Digest
 from verifier.sigstore import Identity, TrustedRoot, verify_bundle
-from verifier.sigstore._bundle import MAX_BUNDLE_BYTES
 
 __all__ = ["register", "resolve_artifact"]
 
@@ -70,7 +70,7 @@ def resolve_artifact(text: str) -> tuple[bytes | None, Digest | None]:
 def _read_bundle(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_BUNDLE_BYTES + 1)
+            data = fh.read(DEFAULT_LIMITS.max_bundle_bytes + 1)
     except OSError as exc:
         raise UsageError(f"cannot read bundle {path}: {exc.strerror or exc}") from None
     return data

@@ -21,6 +21,7 @@ from typing import Any
 from verifier.cosign._verify import NamedKey
 from verifier.crypto import SigningKey, is_utf8, pae, sign_bytes, verify_bytes
 from verifier.errors import PayloadInvalidError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Digest
 
 __all__ = [
@@ -44,9 +45,6 @@ INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 STATEMENT_TYPES = frozenset({STATEMENT_V01, STATEMENT_V1})
-
-#: envelopes carrying more signatures than this are refused (cosign writes one)
-_MAX_SIGNATURES = 32
 
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -103,8 +101,8 @@ def parse_envelope(data: bytes | Mapping[str, Any], what: str = "DSSE envelope")
         raise PayloadInvalidError(f"{what} has no payload")
     if not isinstance(signatures, list) or not signatures:
         raise PayloadInvalidError(f"{what} has no signatures")
-    if len(signatures) > _MAX_SIGNATURES:
-        raise PayloadInvalidError(f"{what} has {len(signatures)} signatures, more than {_MAX_SIGNATURES}")
+    if len(signatures) > (cap := DEFAULT_LIMITS.max_envelope_signatures):
+        raise PayloadInvalidError(f"{what} has {len(signatures)} signatures, more than {cap} (max_envelope_signatures)")
     parsed: list[tuple[str | None, bytes]] = []
     for i, entry in enumerate(signatures):
         if not isinstance(entry, Mapping):

@@ -15,14 +15,13 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from verifier.errors import PasswordError
+from verifier.limits import DEFAULT_LIMITS
 
-__all__ = ["MAX_STDIN_PASSWORD_BYTES", "PASSWORD_ENV_VARS", "password_from_env_or_prompt"]
+__all__ = ["PASSWORD_ENV_VARS", "password_from_env_or_prompt"]
 
 _logger = logging.getLogger(__name__)
 
 PASSWORD_ENV_VARS = ("COSIGN_PASSWORD", "SEALGATE_PASSWORD")
-#: a password piped on stdin longer than this is refused (it is almost certainly the wrong input)
-MAX_STDIN_PASSWORD_BYTES = 64 * 1024
 
 _PROMPT = "Enter password for private key: "
 _PROMPT_AGAIN = "Enter password for private key again: "
@@ -37,11 +36,13 @@ def _read_stdin(stream: TextIO) -> bytes:
     binary = getattr(stream, "buffer", None)
     data: bytes
     if binary is not None:
-        data = binary.read(MAX_STDIN_PASSWORD_BYTES + 1)
+        data = binary.read(DEFAULT_LIMITS.max_password_bytes + 1)
     else:
-        data = _encode(stream.read(MAX_STDIN_PASSWORD_BYTES + 1))
-    if len(data) > MAX_STDIN_PASSWORD_BYTES:
-        raise PasswordError(f"password on standard input is longer than {MAX_STDIN_PASSWORD_BYTES // 1024} KiB")
+        data = _encode(stream.read(DEFAULT_LIMITS.max_password_bytes + 1))
+    if len(data) > DEFAULT_LIMITS.max_password_bytes:
+        raise PasswordError(
+            f"password on standard input is longer than {DEFAULT_LIMITS.max_password_bytes // 1024} KiB"
+        )
     return data
 
 

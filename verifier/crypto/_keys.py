@@ -31,12 +31,12 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from verifier.errors import KeyFileError, PasswordError, UsageError
+from verifier.limits import DEFAULT_LIMITS
 
 __all__ = [
     "ACCEPTED_SCRYPT_N",
     "COSIGN_PRIVATE_KEY_LABEL",
     "DEFAULT_SCRYPT_N",
-    "MAX_KEY_FILE_BYTES",
     "SIGSTORE_PRIVATE_KEY_LABEL",
     "SigningKey",
     "VerifyingKey",
@@ -68,9 +68,6 @@ _SCRYPT_R = 8
 _SCRYPT_P = 1
 _SALT_BYTES = 32
 _KEY_BYTES = 32
-
-#: largest key file read; real ones are under 4 KiB
-MAX_KEY_FILE_BYTES = 64 * 1024
 
 _CURVES: dict[str, str] = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 _MIN_RSA_BITS = 2048
@@ -328,13 +325,13 @@ def key_id(key: VerifyingKey) -> str:
 
 
 def read_key_file(path: str | Path) -> bytes:
-    """The bytes of a key file, at most :data:`MAX_KEY_FILE_BYTES`; :class:`KeyFileError` naming the path."""
+    """The bytes of a key file, at most ``max_key_file_bytes``; :class:`KeyFileError` naming the path."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
+            data = handle.read(DEFAULT_LIMITS.max_key_file_bytes + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise KeyFileError(f"cannot read key file {path}: {reason.lower()}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise KeyFileError(f"key file {path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB")
+    if len(data) > DEFAULT_LIMITS.max_key_file_bytes:
+        raise KeyFileError(f"key file {path} is larger than {DEFAULT_LIMITS.max_key_file_bytes // 1024} KiB")
     return data

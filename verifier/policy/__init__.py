@@ -27,7 +27,7 @@ from verifier.policy._compile import (
     compile_problems,
 )
 from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry
-from verifier.policy._load import MAX_POLICY_FILE_BYTES, load_policy_files, parse_policy_text, read_policy_documents
+from verifier.policy._load import load_policy_files, parse_policy_text, read_policy_documents
 from verifier.policy._models import (
     API_VERSION,
     AttestationRequirement,
@@ -54,7 +54,6 @@ __all__ = [
     "CompiledAttestation",
     "KeylessRef",
     "API_VERSION",
-    "MAX_POLICY_FILE_BYTES",
     "Authority",
     "CacheSettings",
     "CompiledAuthority",

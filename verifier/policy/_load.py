@@ -9,19 +9,16 @@ from typing import Any
 
 import yaml
 
-from verifier.cosign import read_key_file
+from verifier.crypto import read_key_file
 from verifier.errors import PolicyError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.policy._compile import Document, KeyLoader, PolicySet, compile_problems
 from verifier.policy._problems import one_line
 
-__all__ = ["MAX_POLICY_FILE_BYTES", "load_policy_files", "parse_policy_text", "read_policy_documents"]
+__all__ = ["load_policy_files", "parse_policy_text", "read_policy_documents"]
 
 _logger = logging.getLogger(__name__)
 
-#: largest policy file read (real ones are a few KiB)
-MAX_POLICY_FILE_BYTES = 1024 * 1024
-#: most YAML nodes one document may expand to (anchors and aliases can multiply a small file)
-_MAX_NODES = 100_000
 _SUFFIXES = (".yaml", ".yml")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -48,12 +45,12 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _too_big(doc: Any) -> bool:
-    """Does ``doc`` expand to more than ``_MAX_NODES`` values (alias bombs)? Stops counting at the cap."""
+    """Does ``doc`` expand to more than ``max_policy_nodes`` values (alias bombs)? Stops counting at the cap."""
     count, stack = 0, [doc]
     while stack:
         item = stack.pop()
         count += 1
-        if count > _MAX_NODES:
+        if count > DEFAULT_LIMITS.max_policy_nodes:
             return True
         if isinstance(item, dict):
             stack.extend(item.keys())
@@ -76,12 +73,12 @@ def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
 def _read_file(path: Path, source: str, problems: list[str]) -> list[Document]:
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_POLICY_FILE_BYTES + 1)
+            data = handle.read(DEFAULT_LIMITS.max_policy_file_bytes + 1)
     except OSError as exc:
         problems.append(f"{source}: cannot read: {(exc.strerror or type(exc).__name__).lower()}")
         return []
-    if len(data) > MAX_POLICY_FILE_BYTES:
-        problems.append(f"{source}: larger than {MAX_POLICY_FILE_BYTES // 1024} KiB")
+    if len(data) > DEFAULT_LIMITS.max_policy_file_bytes:
+        problems.append(f"{source}: larger than {DEFAULT_LIMITS.max_policy_file_bytes // 1024} KiB")
         return []
     try:
         text = data.decode("utf-8")
@@ -101,7 +98,9 @@ def parse_policy_text(text: str, source: str, problems: list[str]) -> list[Docum
             if doc is None:
                 continue
             if _too_big(doc):
-                problems.append(f"{source}: document {number}: expands to more than {_MAX_NODES} YAML values")
+                problems.append(
+                    f"{source}: document {number}: expands to more than {DEFAULT_LIMITS.max_policy_nodes} YAML values"
+                )
                 continue
             docs.append((source, number, doc))
     except yaml.YAMLError as exc:

@@ -9,8 +9,6 @@ timestamps, DSSE/in-toto, Sigstore bundles (v0.1-v0.3) and legacy cosign keyless
 """
 
 from verifier.sigstore._bundle import (
-    MAX_BUNDLE_BYTES,
-    MAX_TLOG_ENTRIES,
     ParsedBundle,
     VerifiedSignature,
     parse_bundle,
@@ -42,13 +40,10 @@ from verifier.sigstore._tlog import (
     verify_set,
 )
 from verifier.sigstore._trust import CertificateAuthority, LogKey, TimeRange, TrustedRoot, read_trust_root
-from verifier.sigstore._tsa import MAX_TIMESTAMPS, verify_timestamp, verify_timestamps
+from verifier.sigstore._tsa import verify_timestamp, verify_timestamps
 
 __all__ = [
     "IN_TOTO_PAYLOAD_TYPE",
-    "MAX_BUNDLE_BYTES",
-    "MAX_TIMESTAMPS",
-    "MAX_TLOG_ENTRIES",
     "STATEMENT_TYPES",
     "CertificateAuthority",
     "Checkpoint",

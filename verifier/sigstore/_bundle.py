@@ -65,16 +65,13 @@ from verifier.sigstore._trust import TrustedRoot
 from verifier.sigstore._tsa import verify_timestamps
 from verifier.sigstore._util import b64decode, hash_name, int_field, require_mapping
 
-__all__ = ["MAX_BUNDLE_BYTES", "MAX_TLOG_ENTRIES", "ParsedBundle", "VerifiedSignature", "parse_bundle", "verify_bundle"]
+__all__ = ["ParsedBundle", "VerifiedSignature", "parse_bundle", "verify_bundle"]
 
 _logger = logging.getLogger(__name__)
 
 _OLD_MEDIA_TYPE = re.compile(r"^application/vnd\.dev\.sigstore\.bundle\+json;version=(\d+)\.(\d+)$")
 _NEW_MEDIA_TYPE = re.compile(r"^application/vnd\.dev\.sigstore\.bundle\.v(\d+)\.(\d+)(?:\.\d+)?\+json$")
 _SUPPORTED = {(0, 1), (0, 2), (0, 3)}
-MAX_TLOG_ENTRIES = 32
-#: default cap on a bundle's size (real bundles are 3-20 KiB; DSSE provenance can reach a few hundred KiB)
-MAX_BUNDLE_BYTES = DEFAULT_LIMITS.max_payload_bytes
 _E = BundleInvalidError
 
 
@@ -197,7 +194,9 @@ def _material(
     return chain[0], (), None
 
 
-def parse_bundle(bundle: bytes | str | Mapping[str, Any], *, max_bytes: int = MAX_BUNDLE_BYTES) -> ParsedBundle:
+def parse_bundle(
+    bundle: bytes | str | Mapping[str, Any], *, max_bytes: int = DEFAULT_LIMITS.max_bundle_bytes
+) -> ParsedBundle:
     """Parse and structurally validate a bundle; :class:`BundleInvalidError` with the reason otherwise."""
     if isinstance(bundle, bytes | str):
         if len(bundle) > max_bytes:
@@ -213,8 +212,9 @@ def parse_bundle(bundle: bytes | str | Mapping[str, Any], *, max_bytes: int = MA
     vm = require_mapping(doc.get("verificationMaterial"), "bundle verificationMaterial", _E)
     certificate, chain, hint = _material(vm, version)
     entries_doc = vm.get("tlogEntries") or []
-    if not isinstance(entries_doc, list) or len(entries_doc) > MAX_TLOG_ENTRIES:
-        raise _E(f"bundle tlogEntries: expected a list of at most {MAX_TLOG_ENTRIES} entries")
+    if not isinstance(entries_doc, list) or len(entries_doc) > DEFAULT_LIMITS.max_tlog_entries:
+        cap = DEFAULT_LIMITS.max_tlog_entries
+        raise _E(f"bundle tlogEntries: expected a list of at most {cap} entries (max_tlog_entries)")
     entries = tuple(_entry(e, i, version) for i, e in enumerate(entries_doc))
     timestamps: list[bytes] = []
     tvd = vm.get("timestampVerificationData")
@@ -367,7 +367,7 @@ def verify_bundle(
     key: VerifyingKey | None = None,
     artifact: bytes | None = None,
     digest: Digest | None = None,
-    max_bytes: int = MAX_BUNDLE_BYTES,
+    max_bytes: int = DEFAULT_LIMITS.max_bundle_bytes,
     require_tlog: bool = True,
     require_sct: bool = True,
     require_inclusion_proof: bool = True,

@@ -16,6 +16,7 @@ from typing import Any
 
 from verifier.crypto import VerifyingKey, is_utf8, pae, verify_bytes
 from verifier.errors import EnvelopeInvalidError, SignatureInvalidError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Digest
 from verifier.sigstore._util import b64decode, require_mapping
 
@@ -35,8 +36,6 @@ _logger = logging.getLogger(__name__)
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPES = frozenset({"https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1"})
-#: more signatures than this in one envelope is treated as malformed
-MAX_ENVELOPE_SIGNATURES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +72,8 @@ def parse_envelope(raw: bytes | str | Mapping[str, Any]) -> Envelope:
     sigs = doc.get("signatures")
     if not isinstance(sigs, list) or not sigs:
         raise EnvelopeInvalidError("DSSE envelope: no signatures")
-    if len(sigs) > MAX_ENVELOPE_SIGNATURES:
-        raise EnvelopeInvalidError(f"DSSE envelope: too many signatures ({len(sigs)})")
+    if len(sigs) > DEFAULT_LIMITS.max_envelope_signatures:
+        raise EnvelopeInvalidError(f"DSSE envelope: too many signatures ({len(sigs)}, max_envelope_signatures)")
     signatures = []
     for i, item in enumerate(sigs):
         item = require_mapping(item, f"DSSE envelope signatures[{i}]", EnvelopeInvalidError)

@@ -25,6 +25,7 @@ from verifier.errors import (
     TimestampInvalidError,
     TransparencyLogError,
 )
+from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import SIMPLE_SIGNING_MEDIA_TYPE
 from verifier.sigstore._bundle import VerifiedSignature
 from verifier.sigstore._certs import verify_certificate
@@ -38,16 +39,13 @@ __all__ = ["check_rekor_entry_matches", "verify_legacy_keyless", "verify_rekor_s
 
 _logger = logging.getLogger(__name__)
 
-#: a Rekor bundle annotation is a few KiB; refuse anything absurd before parsing
-MAX_REKOR_BUNDLE_BYTES = 1024 * 1024
-
 
 def verify_rekor_set(bundle_annotation: bytes | str | Mapping[str, Any], trusted_root: TrustedRoot) -> RekorEntry:
     """Parse cosign's ``{"SignedEntryTimestamp", "Payload": {body, integratedTime, logIndex, logID}}`` and
     verify the SET with the trusted root's log key; returns the entry (``set_verified=True``)."""
     if isinstance(bundle_annotation, bytes | str):
-        if len(bundle_annotation) > MAX_REKOR_BUNDLE_BYTES:
-            raise BundleInvalidError("Rekor bundle annotation is too large")
+        if len(bundle_annotation) > DEFAULT_LIMITS.max_rekor_bundle_bytes:
+            raise BundleInvalidError("Rekor bundle annotation is too large (max_rekor_bundle_bytes)")
         try:
             doc: Any = json.loads(bundle_annotation)
         except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit

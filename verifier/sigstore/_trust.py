@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from verifier.errors import TrustRootError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.sigstore._util import b64decode, field, opt_mapping, parse_time, require_mapping, str_field
 
 __all__ = [
@@ -34,16 +35,12 @@ __all__ = [
     "PublicKey",
     "TimeRange",
     "TrustedRoot",
-    "MAX_TRUST_ROOT_BYTES",
     "read_trust_root",
 ]
 
 _logger = logging.getLogger(__name__)
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
-
-#: largest trusted root file read (the public-good one is ~7 KiB; GitHub's JSON Lines ~40 KiB)
-MAX_TRUST_ROOT_BYTES = 4 * 1024 * 1024
 
 TRUSTED_ROOT_MEDIA_TYPES = frozenset(
     {
@@ -303,21 +300,22 @@ class TrustedRoot:
 
 
 def read_trust_root(path: str | Path) -> bytes:
-    """The bytes of a trusted root file (at most :data:`MAX_TRUST_ROOT_BYTES`); :class:`TrustRootError` otherwise."""
+    """The bytes of a trusted root file (at most ``max_trust_root_bytes``); :class:`TrustRootError` otherwise."""
     p = Path(path)
     try:
         with p.open("rb") as fh:
-            raw = fh.read(MAX_TRUST_ROOT_BYTES + 1)
+            raw = fh.read(DEFAULT_LIMITS.max_trust_root_bytes + 1)
     except OSError as exc:
         raise TrustRootError(f"cannot read trusted root {p}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_TRUST_ROOT_BYTES:
-        raise TrustRootError(f"trusted root {p} is larger than {MAX_TRUST_ROOT_BYTES} bytes")
+    if len(raw) > DEFAULT_LIMITS.max_trust_root_bytes:
+        raise TrustRootError(
+            f"trusted root {p} is larger than {DEFAULT_LIMITS.max_trust_root_bytes} bytes (max_trust_root_bytes)"
+        )
     return raw
 
 
 #: parsed roots by (SHA-256 of the content, source); a few distinct roots per process
 _PARSED: dict[tuple[str, str], TrustedRoot] = {}
-_MAX_PARSED = 64
 
 
 def _by_content(content_hash: str, source: str, raw: bytes) -> TrustedRoot:
@@ -325,7 +323,7 @@ def _by_content(content_hash: str, source: str, raw: bytes) -> TrustedRoot:
     root = _PARSED.get(key)
     if root is None:
         root = TrustedRoot.from_json(raw, source=source)
-        if len(_PARSED) >= _MAX_PARSED:
+        if len(_PARSED) >= DEFAULT_LIMITS.max_cached_trust_roots:
             _PARSED.pop(next(iter(_PARSED)))
         _PARSED[key] = root
     return root

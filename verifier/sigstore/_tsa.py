@@ -16,14 +16,12 @@ from rfc3161_client import VerificationError as Rfc3161VerificationError
 from rfc3161_client import VerifierBuilder, decode_timestamp_response
 
 from verifier.errors import TimestampInvalidError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.sigstore._trust import TrustedRoot
 
-__all__ = ["MAX_TIMESTAMPS", "verify_timestamp", "verify_timestamps"]
+__all__ = ["verify_timestamp", "verify_timestamps"]
 
 _logger = logging.getLogger(__name__)
-
-#: sigstore-python's cap on RFC 3161 timestamps in one bundle
-MAX_TIMESTAMPS = 32
 
 
 def verify_timestamp(raw: bytes, message: bytes, trusted_root: TrustedRoot) -> datetime:
@@ -62,12 +60,14 @@ def verify_timestamp(raw: bytes, message: bytes, trusted_root: TrustedRoot) -> d
 def verify_timestamps(
     raws: Sequence[bytes], message: bytes, trusted_root: TrustedRoot, *, reasons: list[str] | None = None
 ) -> list[datetime]:
-    """The trusted times among ``raws`` (at most :data:`MAX_TIMESTAMPS`, no duplicates, else an error).
+    """The trusted times among ``raws`` (at most ``max_timestamps``, no duplicates, else an error).
 
     Why each untrusted timestamp was rejected is appended to ``reasons`` when given.
     """
-    if len(raws) > MAX_TIMESTAMPS:
-        raise TimestampInvalidError(f"too many RFC 3161 timestamps ({len(raws)} > {MAX_TIMESTAMPS})")
+    if len(raws) > DEFAULT_LIMITS.max_timestamps:
+        raise TimestampInvalidError(
+            f"too many RFC 3161 timestamps ({len(raws)} > {DEFAULT_LIMITS.max_timestamps}, max_timestamps)"
+        )
     if len(set(raws)) != len(raws):
         raise TimestampInvalidError("duplicate RFC 3161 timestamps")
     times = []

@@ -22,7 +22,6 @@ from cryptography.x509.oid import NameOID
 from verifier.cosign._password import password_from_env_or_prompt
 from verifier.crypto import (
     COSIGN_PRIVATE_KEY_LABEL,
-    MAX_KEY_FILE_BYTES,
     SIGSTORE_PRIVATE_KEY_LABEL,
     encrypt_private_key,
     generate_signing_key,
@@ -33,6 +32,7 @@ from verifier.crypto import (
     read_key_file,
 )
 from verifier.errors import KeyFileError, PasswordError, UsageError
+from verifier.limits import DEFAULT_LIMITS
 
 # A real key written by `cosign generate-key-pair` (N=32768, COSIGN label, empty password), published as test
 # data in edgelesssys/constellation internal/sigstore/sign_test.go together with its public key.
@@ -503,8 +503,8 @@ def test_read_key_file_returns_the_bytes(tmp_path: Path):
 
 def test_read_key_file_accepts_exactly_the_limit(tmp_path: Path):
     path = tmp_path / "big.pub"
-    path.write_bytes(b"x" * MAX_KEY_FILE_BYTES)
-    assert len(read_key_file(path)) == MAX_KEY_FILE_BYTES
+    path.write_bytes(b"x" * DEFAULT_LIMITS.max_key_file_bytes)
+    assert len(read_key_file(path)) == DEFAULT_LIMITS.max_key_file_bytes
 
 
 @pytest.mark.parametrize(
@@ -513,7 +513,7 @@ def test_read_key_file_accepts_exactly_the_limit(tmp_path: Path):
         pytest.param(lambda p: None, "cannot read key file .*missing.pub: no such file", id="a missing file"),
         pytest.param(lambda p: p.mkdir(), "cannot read key file .*missing.pub: is a directory", id="a directory"),
         pytest.param(
-            lambda p: p.write_bytes(b"x" * (MAX_KEY_FILE_BYTES + 1)),
+            lambda p: p.write_bytes(b"x" * (DEFAULT_LIMITS.max_key_file_bytes + 1)),
             "is larger than 64 KiB",
             id="a too large file",
         ),

@@ -13,7 +13,8 @@ import yaml
 from tests.unit.policy.conftest import API, new_public_pem, policy_doc, settings_doc
 from verifier.cosign import generate_signing_key
 from verifier.errors import ConfigError, PolicyError
-from verifier.policy import MAX_POLICY_FILE_BYTES, load_policy_files
+from verifier.limits import DEFAULT_LIMITS
+from verifier.policy import load_policy_files
 
 WriteYaml = Callable[..., Path]
 P = 'p.yaml: document 1 (ImagePolicy "prod")'
@@ -367,7 +368,7 @@ def test_a_file_that_is_not_utf8_is_a_problem(workdir: Path) -> None:
 
 
 def test_a_file_over_the_size_cap_is_not_parsed(workdir: Path) -> None:
-    (workdir / "p.yaml").write_bytes(b"#" * (MAX_POLICY_FILE_BYTES + 1))
+    (workdir / "p.yaml").write_bytes(b"#" * (DEFAULT_LIMITS.max_policy_file_bytes + 1))
     assert _problems(["p.yaml"]) == ["p.yaml: larger than 1024 KiB"]
 
 
