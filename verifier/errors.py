@@ -334,8 +334,8 @@ class TimestampInvalidError(SigstoreError):
     code = Reason.TIMESTAMP_INVALID
 
 
-class EnvelopeInvalidError(SigstoreError):
-    """A DSSE envelope or in-toto statement that is malformed."""
+class EnvelopeInvalidError(VerificationError):
+    """A DSSE envelope (legacy `.att` layer or bundle) or in-toto statement that is malformed."""
 
     code = Reason.DSSE_INVALID
 

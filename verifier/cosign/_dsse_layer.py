@@ -1,17 +1,14 @@
 """DSSE envelopes and in-toto statements as cosign writes and reads them (FORMATS.md §7).
 
-Pure functions: PAE, parsing an envelope (standard or URL-safe base64, any key order), signing one the way
-legacy ``cosign attest --key`` does, checking its signatures against named keys, and reading the in-toto
-statement inside it (``_type`` v0.1 or v1, subject matched by sha256 digest only).
-
-PAE comes from :mod:`verifier.crypto` (the one implementation, shared with ``verifier.sigstore``); the
-envelope and statement models here are the key-signed subset the cosign layouts need.
+Pure functions: signing an envelope the way legacy ``cosign attest --key`` does, checking its signatures
+against named keys, and reading the in-toto statement inside it (``_type`` v0.1 or v1, subject matched by
+sha256 digest only). The envelope model, its parser and PAE are :mod:`verifier.crypto`'s (the one DSSE
+implementation, shared with ``verifier.sigstore``), re-exported here for the cosign modules.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import json
 from collections.abc import Mapping, Sequence
@@ -19,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.cosign._verify import NamedKey
-from verifier.crypto import SigningKey, is_utf8, pae, sign_bytes, verify_bytes
+from verifier.crypto import Envelope as DsseEnvelope  # the one envelope model, by the name cosign modules use
+from verifier.crypto import SigningKey, pae, parse_envelope, sign_bytes, verify_bytes
 from verifier.errors import PayloadInvalidError
-from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Digest
 
 __all__ = [
@@ -31,10 +28,8 @@ __all__ = [
     "STATEMENT_V1",
     "DsseEnvelope",
     "Statement",
-    "b64decode_any",
     "envelope_signer",
     "go_json",
-    "is_utf8",
     "pae",
     "parse_envelope",
     "parse_statement",
@@ -57,66 +52,6 @@ def go_json(obj: Any, *, sort_keys: bool = False) -> bytes:
     return text.encode()
 
 
-def b64decode_any(text: str, what: str) -> bytes:
-    """Standard or URL-safe base64, padding optional (DSSE verifiers must accept both alphabets)."""
-    if not isinstance(text, str):
-        raise PayloadInvalidError(f"{what} is not a base64 string")
-    stripped = text.strip()
-    padded = stripped + "=" * (-len(stripped) % 4)
-    alphabet = b"-_" if ("-" in stripped or "_" in stripped) else None
-    try:
-        return base64.b64decode(padded, altchars=alphabet, validate=True)
-    except (binascii.Error, ValueError):
-        raise PayloadInvalidError(f"{what} is not valid base64") from None
-
-
-@dataclass(frozen=True, slots=True)
-class DsseEnvelope:
-    """A parsed envelope: the decoded payload and each ``(keyid, raw signature)``."""
-
-    payload_type: str
-    payload: bytes
-    signatures: tuple[tuple[str | None, bytes], ...]
-
-    @property
-    def pae(self) -> bytes:
-        return pae(self.payload_type, self.payload)
-
-
-def parse_envelope(data: bytes | Mapping[str, Any], what: str = "DSSE envelope") -> DsseEnvelope:
-    """Parse envelope JSON (bytes or an already-decoded object); :class:`PayloadInvalidError` when malformed."""
-    if isinstance(data, bytes | bytearray):
-        try:
-            doc: Any = json.loads(data)
-        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
-            raise PayloadInvalidError(f"{what} is not valid JSON") from None
-    else:
-        doc = data
-    if not isinstance(doc, Mapping):
-        raise PayloadInvalidError(f"{what} is not a JSON object")
-    payload_type, payload, signatures = doc.get("payloadType"), doc.get("payload"), doc.get("signatures")
-    if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
-        raise PayloadInvalidError(f"{what} has no payloadType")
-    if not isinstance(payload, str):
-        raise PayloadInvalidError(f"{what} has no payload")
-    if not isinstance(signatures, list) or not signatures:
-        raise PayloadInvalidError(f"{what} has no signatures")
-    if len(signatures) > (cap := DEFAULT_LIMITS.max_envelope_signatures):
-        raise PayloadInvalidError(f"{what} has {len(signatures)} signatures, more than {cap} (max_envelope_signatures)")
-    parsed: list[tuple[str | None, bytes]] = []
-    for i, entry in enumerate(signatures):
-        if not isinstance(entry, Mapping):
-            raise PayloadInvalidError(f"{what}: signature {i} is not a JSON object")
-        keyid = entry.get("keyid")
-        if keyid is not None and not isinstance(keyid, str):
-            raise PayloadInvalidError(f"{what}: signature {i} has a keyid that is not a string")
-        raw = b64decode_any(entry.get("sig"), f"{what}: signature {i}")  # type: ignore[arg-type]
-        if not raw:
-            raise PayloadInvalidError(f"{what}: signature {i} is empty")
-        parsed.append((keyid, raw))
-    return DsseEnvelope(payload_type, b64decode_any(payload, f"{what} payload"), tuple(parsed))
-
-
 def sign_envelope(key: SigningKey, payload: bytes, payload_type: str = INTOTO_PAYLOAD_TYPE) -> bytes:
     """The envelope legacy ``cosign attest --key`` writes.
 
@@ -134,9 +69,9 @@ def sign_envelope(key: SigningKey, payload: bytes, payload_type: str = INTOTO_PA
 
 def envelope_signer(envelope: DsseEnvelope, keys: Sequence[NamedKey]) -> NamedKey | None:
     """The first of ``keys`` that verifies any of the envelope's signatures over PAE (keyids are ignored)."""
-    message = envelope.pae
+    message = envelope.pae()
     for key in keys:
-        if any(verify_bytes(key.key, signature, message) for _, signature in envelope.signatures):
+        if any(verify_bytes(key.key, signature.sig, message) for signature in envelope.signatures):
             return key
     return None
 

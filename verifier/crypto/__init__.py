@@ -8,7 +8,7 @@ other (tests/unit/test_import_graph.py keeps it that way).
 ...     return verify_bytes(load_public_key(pem), signature, pae("application/vnd.in-toto+json", payload))
 """
 
-from verifier.crypto._dsse import is_utf8, pae
+from verifier.crypto._dsse import Envelope, EnvelopeSignature, b64decode, is_utf8, pae, parse_envelope
 from verifier.crypto._ed25519ph import ed25519ph_sign, ed25519ph_verify
 from verifier.crypto._keys import (
     ACCEPTED_SCRYPT_N,
@@ -38,10 +38,13 @@ __all__ = [
     "ACCEPTED_SCRYPT_N",
     "COSIGN_PRIVATE_KEY_LABEL",
     "DEFAULT_SCRYPT_N",
+    "Envelope",
+    "EnvelopeSignature",
     "MALFORMED_MATERIAL",
     "SIGSTORE_PRIVATE_KEY_LABEL",
     "SigningKey",
     "VerifyingKey",
+    "b64decode",
     "ed25519ph_sign",
     "ed25519ph_verify",
     "encrypt_private_key",
@@ -53,6 +56,7 @@ __all__ = [
     "malformed",
     "natural_hash",
     "pae",
+    "parse_envelope",
     "public_key_pem",
     "read_key_file",
     "sign_bytes",

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from verifier.crypto import VerifyingKey, is_utf8, key_id, verify_bytes
+from verifier.crypto import Envelope, VerifyingKey, key_id, parse_envelope, verify_bytes
 from verifier.errors import (
     ArtifactMismatchError,
     BundleInvalidError,
@@ -46,8 +46,6 @@ from verifier.oci import Digest
 from verifier.sigstore._certs import verify_certificate
 from verifier.sigstore._dsse import (
     IN_TOTO_PAYLOAD_TYPE,
-    Envelope,
-    EnvelopeSignature,
     parse_statement,
     statement_subject_matches,
 )
@@ -249,20 +247,12 @@ def parse_bundle(
 
 
 def _envelope(doc: Any) -> Envelope:
-    doc = require_mapping(doc, "dsseEnvelope", _E)
-    payload_type = doc.get("payloadType")
-    if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
-        raise _E("dsseEnvelope.payloadType is missing or not UTF-8 text")
-    payload = b64decode(doc.get("payload"), "dsseEnvelope.payload", _E)
-    sigs = doc.get("signatures")
-    if not isinstance(sigs, list) or len(sigs) != 1:
+    if not isinstance(doc, Mapping):
+        raise _E("dsseEnvelope: expected a JSON object")
+    envelope = parse_envelope(doc, "dsseEnvelope")
+    if len(envelope.signatures) != 1:
         raise _E("dsseEnvelope must carry exactly one signature")
-    sig_doc = require_mapping(sigs[0], "dsseEnvelope.signatures[0]", _E)
-    sig = b64decode(sig_doc.get("sig"), "dsseEnvelope.signatures[0].sig", _E)
-    if not sig:
-        raise _E("dsseEnvelope.signatures[0].sig is empty")
-    keyid = sig_doc.get("keyid")
-    return Envelope(payload_type, payload, (EnvelopeSignature(sig, keyid if isinstance(keyid, str) else None),))
+    return envelope
 
 
 # --- signature checks ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """DSSE envelopes and in-toto statements (FORMATS.md §7).
 
-PAE = ``"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`` over the *decoded* payload; the keyid is not
-authenticated and never used to pick a key. Envelopes are parsed as JSON (never by layout); standard and
-URL-safe base64 are both accepted. Statement subjects match by digest only.
+The envelope model, its parser and PAE are :mod:`verifier.crypto`'s (one DSSE implementation, re-exported
+here); this module verifies envelopes against keys and reads the in-toto statement. Statement subjects match
+by digest only.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from verifier.crypto import VerifyingKey, is_utf8, pae, verify_bytes
+from verifier.crypto import Envelope, EnvelopeSignature, VerifyingKey, pae, parse_envelope, verify_bytes
 from verifier.errors import EnvelopeInvalidError, SignatureInvalidError
-from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Digest
-from verifier.sigstore._util import b64decode, require_mapping
 
 __all__ = [
     "IN_TOTO_PAYLOAD_TYPE",
@@ -38,53 +35,11 @@ IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPES = frozenset({"https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1"})
 
 
-@dataclass(frozen=True, slots=True)
-class EnvelopeSignature:
-    sig: bytes
-    keyid: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    payload_type: str
-    payload: bytes
-    signatures: tuple[EnvelopeSignature, ...]
-
-    def pae(self) -> bytes:
-        return pae(self.payload_type, self.payload)
-
-
 def _load_json(raw: bytes | str, what: str) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):  # bad JSON, bad UTF-8, integers past the digit limit
         raise EnvelopeInvalidError(f"{what} is not valid JSON") from None
-
-
-def parse_envelope(raw: bytes | str | Mapping[str, Any]) -> Envelope:
-    """A DSSE envelope from JSON bytes or a parsed mapping; :class:`EnvelopeInvalidError` if malformed."""
-    doc = raw if isinstance(raw, Mapping) else _load_json(raw, "DSSE envelope")
-    doc = require_mapping(doc, "DSSE envelope", EnvelopeInvalidError)
-    payload_type = doc.get("payloadType")
-    if not isinstance(payload_type, str) or not payload_type or not is_utf8(payload_type):
-        raise EnvelopeInvalidError("DSSE envelope: missing payloadType")
-    payload = b64decode(doc.get("payload"), "DSSE envelope payload", EnvelopeInvalidError)
-    sigs = doc.get("signatures")
-    if not isinstance(sigs, list) or not sigs:
-        raise EnvelopeInvalidError("DSSE envelope: no signatures")
-    if len(sigs) > DEFAULT_LIMITS.max_envelope_signatures:
-        raise EnvelopeInvalidError(f"DSSE envelope: too many signatures ({len(sigs)}, max_envelope_signatures)")
-    signatures = []
-    for i, item in enumerate(sigs):
-        item = require_mapping(item, f"DSSE envelope signatures[{i}]", EnvelopeInvalidError)
-        sig = b64decode(item.get("sig"), f"DSSE envelope signatures[{i}].sig", EnvelopeInvalidError)
-        if not sig:
-            raise EnvelopeInvalidError(f"DSSE envelope signatures[{i}]: empty signature")
-        keyid = item.get("keyid")
-        if keyid is not None and not isinstance(keyid, str):
-            raise EnvelopeInvalidError(f"DSSE envelope signatures[{i}].keyid: expected a string")
-        signatures.append(EnvelopeSignature(sig, keyid))
-    return Envelope(payload_type, payload, tuple(signatures))
 
 
 def verify_envelope(env: Envelope, keys: Sequence[VerifyingKey]) -> bytes:

@@ -1,15 +1,15 @@
-"""Small strict helpers shared by the Sigstore modules: base64, JSON fields, RFC 3339 times, hashing."""
+"""Small strict helpers shared by the Sigstore modules: base64 (verifier.crypto's), JSON fields, RFC 3339 times,
+hashing."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from verifier.crypto import b64decode
 from verifier.errors import SealgateError
 
 __all__ = [
@@ -35,21 +35,6 @@ _HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512", "SH
 
 def _fail(error: type[SealgateError], message: str) -> NoReturn:
     raise error(message)
-
-
-def b64decode(value: Any, what: str, error: type[SealgateError]) -> bytes:
-    """Standard or URL-safe base64 (padding optional), strictly; ``error`` names ``what`` otherwise."""
-    if not isinstance(value, str):
-        _fail(error, f"{what}: expected a base64 string")
-    # Go's decoder (protojson, cosign) skips CR and LF anywhere; so do we (wrapped base64 occurs in vectors)
-    text = value.strip().replace("\r", "").replace("\n", "")
-    if "-" in text or "_" in text:
-        text = text.replace("-", "+").replace("_", "/")
-    text += "=" * (-len(text) % 4)
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        _fail(error, f"{what}: invalid base64")
 
 
 def require_mapping(value: Any, what: str, error: type[SealgateError]) -> Mapping[str, Any]:

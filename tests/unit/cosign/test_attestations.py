@@ -227,17 +227,17 @@ def _statement(**override: object) -> dict[str, object]:
     ("make", "code", "reason"),
     [
         pytest.param(lambda s: _envelope(s, _statement()), "OK", "verified", id="v1 statement, url-safe base64 passes"),
-        pytest.param(lambda s: b"{not json", "PAYLOAD_INVALID", "not valid JSON", id="envelope that is not JSON"),
-        pytest.param(lambda s: b"[]", "PAYLOAD_INVALID", "not a JSON object", id="envelope that is a list"),
+        pytest.param(lambda s: b"{not json", "DSSE_INVALID", "not valid JSON", id="envelope that is not JSON"),
+        pytest.param(lambda s: b"[]", "DSSE_INVALID", "not a JSON object", id="envelope that is a list"),
         pytest.param(
             lambda s: b'{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}',
-            "PAYLOAD_INVALID",
+            "DSSE_INVALID",
             "no signatures",
             id="envelope without signatures",
         ),
         pytest.param(
             lambda s: b'{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"!!"}]}',
-            "PAYLOAD_INVALID",
+            "DSSE_INVALID",
             "not valid base64",
             id="signature that is not base64",
         ),
