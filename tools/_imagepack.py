@@ -112,6 +112,12 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    tar.addfile(info)
+
+
 def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mode = path.stat().st_size, 0o644
@@ -128,6 +134,7 @@ def pack_docker_archive(target: Path, layers: list[Layer], arch: str, repo_tag: 
     with target.open("wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         _add_bytes(tar, config_name, config)
         for name, layer in zip(names, layers, strict=True):
+            _add_dir(tar, name.split("/")[0])  # as docker save writes them: a directory entry, then layer.tar
             _add_file(tar, name, layer.path)
         _add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
         _add_bytes(tar, "repositories", b"{}")
@@ -173,6 +180,8 @@ def pack_oci_archive(target: Path, layers: list[Layer], arch: str, tag: str) -> 
         ],
     }
     with target.open("wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add_dir(tar, "blobs")  # syft's oci-archive reader needs the directory entries
+        _add_dir(tar, "blobs/sha256")
         _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         for digest, blob in blobs:
             name = "blobs/sha256/" + digest.removeprefix("sha256:")
@@ -181,4 +190,3 @@ def pack_oci_archive(target: Path, layers: list[Layer], arch: str, tag: str) -> 
             else:
                 _add_bytes(tar, name, blob)
         _add_bytes(tar, "index.json", json.dumps(index).encode())
-

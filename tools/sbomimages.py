@@ -47,7 +47,7 @@ from .localregistry import ToolError
 __all__ = ["IMAGE_NAMES", "SbomImages", "build_sbom_images"]
 
 #: bump when what is built changes: the cache directory is per version
-VERSION = "1"
+VERSION = "2"
 IMAGE_NAMES = ("base", "mixed")
 PIP_PACKAGES = ("attrs==23.2.0", "idna==3.7", "packaging==24.1", "typing_extensions==4.12.2", "zipp==3.19.2")
 PIP_DELETED = "zipp"
@@ -116,14 +116,12 @@ def _run(cmd: list[str], **kwargs: Any) -> str:
         raise ToolError(f"{cmd[0]} failed: {exc}") from exc
     if done.returncode != 0:
         raise ToolError(f"{' '.join(cmd[:4])} ... failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
-    return done.stdout
+    return str(done.stdout)
 
 
 def _release() -> tuple[str, str]:
     """(codename, VERSION_ID) of this machine's Debian."""
-    fields = dict(
-        line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line
-    )
+    fields = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
     codename = fields.get("VERSION_CODENAME", "").strip('"')
     if not codename:
         raise ToolError("no VERSION_CODENAME in /etc/os-release: debootstrap needs a Debian release name")
@@ -135,10 +133,8 @@ def _mirror(codename: str) -> str:
     apt = Path("/etc/apt")
     for path in sorted(apt.glob("sources.list.d/*.sources")):
         for stanza in path.read_text().split("\n\n"):
-            fields = dict(
-                (k.strip(), v.strip())
-                for k, _, v in (line.partition(":") for line in stanza.splitlines() if not line.startswith("#"))
-            )
+            lines = (line.partition(":") for line in stanza.splitlines() if not line.startswith("#"))
+            fields = {k.strip(): v.strip() for k, _, v in lines}
             if codename in fields.get("Suites", "").split() and fields.get("URIs"):
                 return fields["URIs"].split()[0]
     for path in [apt / "sources.list", *sorted(apt.glob("sources.list.d/*.list"))]:
@@ -242,7 +238,9 @@ def _dpkg_truth(rootfs: Path, version_id: str) -> list[dict[str, str]]:
         qualifiers = {"arch": arch, "distro": f"debian-{version_id}"}
         if (source, source_version) != (name, version):  # the source package, as vulnerability matchers want it
             qualifiers["upstream"] = source + ("" if source_version == version else f"@{source_version}")
-        found.append(_component("deb", name, version, "/var/lib/dpkg/status", namespace="debian", qualifiers=qualifiers))
+        found.append(
+            _component("deb", name, version, "/var/lib/dpkg/status", namespace="debian", qualifiers=qualifiers)
+        )
     return found
 
 

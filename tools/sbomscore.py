@@ -48,9 +48,12 @@ def identity(purl: str) -> Identity | None:
     name, namespace, version = parsed.name, parsed.namespace or "", parsed.version or ""
     if parsed.type == "pypi":
         name = re.sub(r"[-_.]+", "-", name).lower()
+    epoch = (parsed.qualifiers or {}).get("epoch") if isinstance(parsed.qualifiers, dict) else None
+    if parsed.type == "deb" and epoch and ":" not in version:  # Trivy's ?epoch=1 for 1:VERSION
+        version = f"{epoch}:{version}"
     if parsed.type == "golang":
         if name == "stdlib":
-            version = version.removeprefix("go")
+            version = version.removeprefix("go").removeprefix("v")
         name, namespace = f"{namespace}/{name}".strip("/"), ""
     return parsed.type, namespace, name, version
 
