@@ -16,8 +16,10 @@ def test_spellings_of_one_package_match():
     trivy_epoch = "pkg:deb/debian/bsdutils@2.38.1-5%2Bdeb12u3?arch=amd64&epoch=1&distro=debian-12.10"
     assert identity(trivy_epoch) == identity(TRUTH["deb"][0]["purl"])
     assert identity("pkg:pypi/Typing_Extensions@4.12.2") == identity("pkg:pypi/typing-extensions@4.12.2")
-    assert identity("pkg:golang/stdlib@v1.19.8") == identity("pkg:golang/stdlib@go1.19.8") == identity(
-        "pkg:golang/stdlib@1.19.8"
+    assert (
+        identity("pkg:golang/stdlib@v1.19.8")
+        == identity("pkg:golang/stdlib@go1.19.8")
+        == identity("pkg:golang/stdlib@1.19.8")
     )
     assert identity("not a purl") is None
 
