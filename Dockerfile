@@ -13,13 +13,13 @@ COPY webhook ./webhook
 RUN python3 -m venv /opt/build \
  && /opt/build/bin/pip wheel --no-cache-dir --wheel-dir /wheels /src
 
-# 2. install: the runtime environment from those wheels only (no index, no build tools), then pip removed
+# 2. install: the runtime environment from those wheels only (no index, no build tools), then pip and setuptools removed
 FROM ${BASE} AS install
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY --from=wheels /wheels /wheels
 RUN python3 -m venv /opt/sealgate \
  && /opt/sealgate/bin/pip install --no-cache-dir --no-index --find-links /wheels sealgate \
- && /opt/sealgate/bin/pip uninstall --yes pip \
+ && /opt/sealgate/bin/pip uninstall --yes pip setuptools \
  && find /opt/sealgate -name __pycache__ -prune -exec rm -rf {} +
 
 # 3. runtime: the base plus the environment; no RUN, so no shell is needed or used

@@ -25,6 +25,7 @@ SUITE = "bookworm"  # its python3 is 3.11, the oldest sealgate supports
 PACKAGES = ("python3", "python3-venv")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 _DEBOOTSTRAP_TIMEOUT = 900.0
+_CA_IN_BASE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def cache_dir() -> Path:
@@ -69,13 +70,21 @@ def base_rootfs(mirror: str | None = None) -> Path:
     return target
 
 
-def import_base(tarball: Path, buildah: Sequence[str]) -> str:
+def import_base(tarball: Path, buildah: Sequence[str], ca_bundle: Path | None = None) -> str:
     """Commit ``tarball`` as :data:`BASE_IMAGE` in the storage ``buildah`` (the command and its global options)
-    points at; returns the image id."""
+    points at; returns the image id.
+
+    ``ca_bundle`` (the host's CA certificates) becomes the base's ``/etc/ssl/certs/ca-certificates.crt`` and
+    ``PIP_CERT``, so pip inside a build trusts what the host trusts (a TLS-inspecting proxy, for one).
+    """
     work = subprocess.run([*buildah, "from", "scratch"], check=True, capture_output=True, text=True).stdout.strip()
     try:
         subprocess.run([*buildah, "add", work, str(tarball), "/"], check=True, capture_output=True)
-        subprocess.run([*buildah, "config", "--cmd", "/usr/bin/python3", work], check=True, capture_output=True)
+        config = ["--cmd", "/usr/bin/python3"]
+        if ca_bundle is not None:
+            subprocess.run([*buildah, "copy", work, str(ca_bundle), _CA_IN_BASE], check=True, capture_output=True)
+            config += ["--env", f"PIP_CERT={_CA_IN_BASE}"]
+        subprocess.run([*buildah, "config", *config, work], check=True, capture_output=True)
         return subprocess.run(
             [*buildah, "commit", "--quiet", work, BASE_IMAGE], check=True, capture_output=True, text=True
         ).stdout.strip()
