@@ -3,9 +3,9 @@ VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
 APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk chromium shellcheck \
-                libcommons-lang3-java debootstrap npm
+                buildah debootstrap npm libcommons-lang3-java
 # the commands (and files) those packages provide, checked before calling apt
-NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium shellcheck debootstrap npm
+NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium shellcheck buildah debootstrap npm
 NEEDED_FILES := /usr/share/java/commons-lang3.jar
 
 .PHONY: setup system-deps run test lint typecheck unit bench bench-deps clean
