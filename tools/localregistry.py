@@ -94,9 +94,10 @@ class LocalRegistry:
             raise ToolError(f"unknown registry auth mode {auth!r}")
         self.auth: AuthMode | None = auth
         self._username = username
-        self._password = password or secrets.token_urlsafe(12)
+        # hex: a generated password never starts with '-', which a command line would take for an option
+        self._password = password or secrets.token_hex(12)
         self.reader = "reader"
-        self.reader_password = secrets.token_urlsafe(12)
+        self.reader_password = secrets.token_hex(12)
         self.startup_timeout = startup_timeout
         self.token_server: TokenServer | None = None
         self._proc: subprocess.Popen[bytes] | None = None

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _suite() -> Path:
-    root = Path(os.environ.get("SEALGATE_VECTORS") or REPO.parent / "shared" / "vectors")
+    root = Path(os.environ.get("SEALGATE_VECTORS") or REPO / "tests" / "vectors")
     return root / "conformance" / "bundle-verify"
 
 

@@ -330,6 +330,18 @@ def test_more_than_the_download_budget_is_its_own_denial(registry, pushed_image,
     assert answer["allowed"] is False and "max_verification_bytes" in answer["status"]["message"]
     assert main(["verify", "--key", _key_file(registry), "--output", "json", image]) == 1
     assert json.loads(capsys.readouterr().out)["code"] == "DOWNLOAD_BUDGET_EXCEEDED"
+    # the over-budget verdict is cached like any failed check: asking again downloads nothing
+    async def twice() -> tuple[int, int, bool]:
+        async with RegistryClient() as client:
+            engine = Engine(lenient, client)
+            first = await engine.decide(image)
+            before = client.request_count
+            again = await engine.decide(image)
+            assert (first.code, again.code) == ("DOWNLOAD_BUDGET_EXCEEDED", "DOWNLOAD_BUDGET_EXCEEDED")
+            return before, client.request_count - before, again.cached
+
+    first_requests, repeat_requests, cached = asyncio.run(twice())
+    assert first_requests > 0 and repeat_requests == 0 and cached
     # a budget that fits admits the same image
     decision, _, _ = _decide(lenient, image, Limits(max_verification_bytes=64 * MiB))
     assert decision.outcome is Outcome.ALLOW, decision.reason

@@ -1,4 +1,4 @@
-"""Real-world signatures (../shared/vectors) pushed to the loopback registry in cosign's `.sig` layout and
+"""Real-world signatures (tests/vectors) pushed to the loopback registry in cosign's `.sig` layout and
 checked with `sealgate verify`, the same code path users run. Expected results: vectors/README.md §6a, §6d."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from verifier.cosign import Attachment, discover
 from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._judge import judge
-from verifier.errors import InvalidReferenceError, Reason, RegistryError, SealgateError
+from verifier.errors import DownloadBudgetError, InvalidReferenceError, Reason, RegistryError, SealgateError
 from verifier.oci import Descriptor, Digest, Reference, RegistryClient
 from verifier.policy import CompiledPolicy, PolicySet
 
@@ -270,8 +270,16 @@ class Engine:
             raise _Unverifiable(exc) from None
 
     async def _evaluate(self, ref: Reference, digest: Digest, policy: CompiledPolicy) -> PolicyResult:
-        found = await self._attachments(ref, digest, attestations=bool(policy.attestations))
-        result = judge(policy, ref, digest, found)
+        try:
+            found = await self._attachments(ref, digest, attestations=bool(policy.attestations))
+        except _Unverifiable as exc:
+            if not isinstance(exc.error, DownloadBudgetError):
+                raise
+            # the image's own content is over budget: a verdict like any failed check, cached as one, so the next
+            # admission of this digest does not download up to the budget again
+            result = PolicyResult(policy.name, policy.mode, False, exc.error.code, exc.error.message)
+        else:
+            result = judge(policy, ref, digest, found)
         settings = self.policies.settings
         ttl = settings.cache_ttl_seconds if result.passed else settings.cache_failure_ttl_seconds
         self._verdicts.put((ref.name, str(digest), policy.hash), result, ttl)

@@ -87,7 +87,9 @@ class LayerStream:
         else:
             self._source = self._in
         self.out = 0
-        self.out_sha256 = hashlib.sha256() if hash_output else None
+        # a plain layer's bytes are its compressed bytes: one hash serves as both, each byte is hashed once
+        self._out_hash = hashlib.sha256() if hash_output and self.compression else None
+        self.out_sha256 = self._out_hash or (self._in.sha256 if hash_output else None)
         self._tick = tick
         self._next_tick = _TICK
 
@@ -105,8 +107,8 @@ class LayerStream:
             raise ImageInvalidError(f"{self.what}: corrupt {kind} stream: {_reason(exc)}") from None
         if data:
             self.out += len(data)
-            if self.out_sha256 is not None:
-                self.out_sha256.update(data)
+            if self._out_hash is not None:
+                self._out_hash.update(data)
             if self.out > self._slack or self.out > self._budget:
                 self._check()
             if self._tick is not None and self._in.count >= self._next_tick:

@@ -289,6 +289,22 @@ def test_security_context(case: tuple[str, dict[str, Any], list[dict[str, Any]]]
     assert pod["automountServiceAccountToken"] is needs_token
 
 
+def test_audit_cronjob_arguments_are_what_sealgate_audit_accepts(
+    case: tuple[str, dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    _, values, docs = case
+    if not values.get("audit", {}).get("enabled"):
+        assert not [d for d in docs if d["kind"] == "CronJob"]
+        return
+    pod = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "audit"
+    assert args.output == "policyreport"
+    mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+    assert all(path in mounts for path in args.policy), (args.policy, mounts)
+
+
 def test_container_arguments_are_what_sealgate_serve_accepts(
     case: tuple[str, dict[str, Any], list[dict[str, Any]]],
 ) -> None:

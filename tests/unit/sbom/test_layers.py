@@ -269,6 +269,29 @@ def test_docker_archive_layer_that_does_not_match_its_diff_id(tmp_path):
         generate(f"docker-archive:{archive}")
 
 
+@pytest.mark.parametrize("altered", [False, True], ids=["same tar", "altered tar"])
+def test_docker_archive_gzip_layer_is_checked_by_its_uncompressed_digest(tmp_path, altered):
+    """A gzip layer.tar's diff_id is the digest of what it decompresses to (a plain one's of its bytes, hashed once)."""
+    archive = docker_archive(tmp_path / "d.tar", [layer_tar(BASE)])
+    with tarfile.open(archive) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    name = next(n for n in members if n.endswith("layer.tar"))
+    members[name] = gzip.compress(layer_tar({**BASE, "extra": b"x"} if altered else BASE), mtime=0)
+    with tarfile.open(archive, "w") as tar:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, __import__("io").BytesIO(data))
+    if altered:
+        with pytest.raises(DigestMismatchError, match="not its diff_id"):
+            generate(f"docker-archive:{archive}")
+    else:
+        assert sorted(p.purl for p in generate(f"docker-archive:{archive}").packages) == sorted(
+            p.purl
+            for p in generate(f"docker-archive:{docker_archive(tmp_path / 'plain.tar', [layer_tar(BASE)])}").packages
+        )
+
+
 @pytest.mark.parametrize(
     ("source", "error", "message"),
     [
