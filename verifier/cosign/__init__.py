@@ -17,7 +17,7 @@ from verifier.cosign._attest_check import (
     sigstore_bundle_verifier,
     verify_image_attestations,
 )
-from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, LEGACY_SIG, Attachment, discover
+from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, LAYOUTS, LEGACY_SIG, Attachment, discover
 from verifier.cosign._layout import (
     CERTIFICATE_ANNOTATION,
     SIGNATURE_ANNOTATION,
@@ -64,6 +64,7 @@ from verifier.crypto import (
 
 __all__ = [
     "MALFORMED_MATERIAL",
+    "LAYOUTS",
     "LEGACY_SIG",
     "CERTIFICATE_ANNOTATION",
     "COSIGN_SIGN_PREDICATE",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -375,22 +375,25 @@ async def discover(
     *,
     signatures: bool = True,
     attestations: bool = True,
+    layouts: Collection[str] = LAYOUTS,
 ) -> list[Attachment]:
     """Every signature (``signatures``) and/or attestation (``attestations``) of ``repository@digest``.
 
     Looks at the ``.sig`` and ``.att`` tags and at the referrers (API, else the fallback tag) of
-    ``repository`` (pass cosign's ``COSIGN_REPOSITORY`` here to look elsewhere). Unreadable entries come
+    ``repository`` (pass cosign's ``COSIGN_REPOSITORY`` here to look elsewhere); ``layouts`` narrows that
+    (``(LEGACY_SIG,)`` is the fast path: the ``.sig`` tag alone, two requests). Unreadable entries come
     back with their error as ``payload``; at most ``client.limits.max_signatures`` attachments are
     returned (more is a :class:`LimitExceededError`). Registry failures that concern the whole image
     (unavailable, unauthorised) propagate as :class:`RegistryError`.
     """
     run = _Discovery(client, repository, digest)
     jobs = []
-    if signatures:
+    if signatures and LEGACY_SIG in layouts:
         jobs.append(run.legacy("sig", LEGACY_SIG, SIMPLE_SIGNING_MEDIA_TYPE))
-    if attestations:
+    if attestations and LEGACY_ATT in layouts:
         jobs.append(run.legacy("att", LEGACY_ATT, DSSE_MEDIA_TYPE))
-    jobs.append(run.referrers())
+    if REFERRERS in layouts or FALLBACK_TAG in layouts:
+        jobs.append(run.referrers())
     groups = await asyncio.gather(*jobs)
     found = _distinct(a for group in groups for a in group if _wanted(a, signatures, attestations))
     if len(found) > client.limits.max_signatures:

@@ -77,6 +77,8 @@ class SignatureCheck:
     key: str | None = None  # the key that verified it
     docker_reference: str | None = None
     optional: Mapping[str, Any] | None = None
+    #: a verified attestation's in-toto statement (predicate included)
+    statement: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def verified(self) -> bool:

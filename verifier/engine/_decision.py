@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Decision", "Outcome", "PolicyResult"]
+from verifier.errors import Reason
+
+__all__ = ["Decision", "Evidence", "Outcome", "PolicyResult"]
 
 
 class Outcome(StrEnum):
     ALLOW = "allow"
     WARN = "warn"
     DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One signature or attestation the judge looked at for one authority, and its verdict."""
+
+    kind: str  # signature | attestation
+    authority: str
+    layout: str  # legacy-sig, legacy-att, referrers, fallback-tag
+    digest: str  # the layer's or bundle's digest
+    code: str  # OK, or why it was rejected
+    reason: str
+    #: a verified attestation's in-toto statement (kept by callers that ask for it: Engine(keep_statements=True))
+    statement: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def verified(self) -> bool:
+        return self.code == Reason.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "authority": self.authority,
+            "layout": self.layout,
+            "digest": self.digest,
+            "verified": self.verified,
+            "code": self.code,
+            "reason": self.reason,
+            "statement": None if self.statement is None else dict(self.statement),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +59,8 @@ class PolicyResult:
     reason: str  # one human line
     #: the authorities counted toward the threshold (each verified by a distinct signer)
     authorities: tuple[str, ...] = ()
+    #: every signature and attestation judged, with its verdict
+    evidence: tuple[Evidence, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +70,7 @@ class PolicyResult:
             "code": self.code,
             "reason": self.reason,
             "authorities": list(self.authorities),
+            "evidence": [e.to_dict() for e in self.evidence],
         }
 
 

@@ -4,6 +4,11 @@ The webhook, ``sealgate verify --policy`` and (later) ``sealgate audit`` all cal
 same answer everywhere. Registries are contacted only for images that a policy matches, on hosts the
 policies' ``images`` globs name (an image reference is attacker-controlled input).
 
+Fast path: a policy that asks for no attestation is first judged on the ``.sig`` tag alone (cosign's classic
+layout: the signature manifest and its payloads, 3 requests with the tag lookup); only when that does not
+satisfy it are the referrers (API, else the fallback tag) read as well. More signatures can only add verified
+authorities, so the verdict is the one a full discovery gives.
+
 Caching: a policy's verdict is cached by (repository, digest, policy hash) - for ``ttlSeconds`` when it
 passed, ``failureTtlSeconds`` when the signatures did not satisfy it; registry failures are never cached, so
 an outage ends the moment the registry is back. Concurrent requests for the same work share it
@@ -15,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
-from verifier.cosign import Attachment, discover
+from verifier.cosign import LAYOUTS, LEGACY_SIG, Attachment, discover
 from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._judge import judge
@@ -34,6 +39,9 @@ _logger = logging.getLogger(__name__)
 _UNVERIFIABLE = frozenset({Reason.REGISTRY_UNAVAILABLE})
 #: looks up a namespace's labels (the webhook asks the Kubernetes API); None when unknown
 NamespaceLabels = Callable[[str], Awaitable[Mapping[str, str] | None]]
+#: the fast path's layout, and the layouts read when it does not decide
+_FAST = (LEGACY_SIG,)
+_REST = tuple(layout for layout in LAYOUTS if layout != LEGACY_SIG)
 
 
 @dataclass(slots=True)
@@ -62,14 +70,18 @@ class Engine:
         *,
         namespace_labels: NamespaceLabels | None = None,
         clock: Callable[[], float] = time.monotonic,
+        keep_statements: bool = False,
     ) -> None:
+        """``keep_statements``: keep verified attestations' statements in the decisions' evidence (the CLI
+        prints them); off, they are dropped before caching, so cached verdicts stay small."""
         self._client = client
+        self._keep_statements = keep_statements
         self._namespace_labels = namespace_labels
         self._clock = clock
         self.stats = EngineStats()
         self._resolving: SingleFlight[str, Descriptor] = SingleFlight()
         self._judging: SingleFlight[tuple[str, str, str], PolicyResult] = SingleFlight()
-        self._fetching: SingleFlight[tuple[str, str, bool], list[Attachment]] = SingleFlight()
+        self._fetching: SingleFlight[tuple[str, str, bool, Collection[str]], list[Attachment]] = SingleFlight()
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._load(policies)
 
@@ -271,30 +283,48 @@ class Engine:
 
     async def _evaluate(self, ref: Reference, digest: Digest, policy: CompiledPolicy) -> PolicyResult:
         try:
-            found = await self._attachments(ref, digest, attestations=bool(policy.attestations))
+            result = await self._discover_and_judge(ref, digest, policy)
         except _Unverifiable as exc:
             if not isinstance(exc.error, DownloadBudgetError):
                 raise
             # the image's own content is over budget: a verdict like any failed check, cached as one, so the next
             # admission of this digest does not download up to the budget again
             result = PolicyResult(policy.name, policy.mode, False, exc.error.code, exc.error.message)
-        else:
-            result = judge(policy, ref, digest, found)
+        if not self._keep_statements and any(e.statement is not None for e in result.evidence):
+            result = replace(result, evidence=tuple(replace(e, statement=None) for e in result.evidence))
         settings = self.policies.settings
         ttl = settings.cache_ttl_seconds if result.passed else settings.cache_failure_ttl_seconds
         self._verdicts.put((ref.name, str(digest), policy.hash), result, ttl)
         return result
 
-    async def _attachments(self, ref: Reference, digest: Digest, *, attestations: bool) -> list[Attachment]:
-        """Everything attached to ``ref@digest`` in every layout (attestations only when a policy asks)."""
+    async def _discover_and_judge(self, ref: Reference, digest: Digest, policy: CompiledPolicy) -> PolicyResult:
+        store = policy.signature_repository or ref
+        attestations = bool(policy.attestations)
+        found: list[Attachment] = []
+        if not attestations:  # the fast path (module docstring)
+            found = await self._attachments(store, digest, attestations=False, layouts=_FAST)
+            result = judge(policy, ref, digest, found)
+            if result.passed:
+                return result
+        layouts = LAYOUTS if attestations else _REST
+        found = found + await self._attachments(store, digest, attestations=attestations, layouts=layouts)
+        return judge(policy, ref, digest, found)
+
+    async def _attachments(
+        self, ref: Reference, digest: Digest, *, attestations: bool, layouts: Collection[str]
+    ) -> list[Attachment]:
+        """What is attached to ``ref@digest`` in ``layouts`` (attestations only when a policy asks)."""
 
         async def fetch() -> list[Attachment]:
-            self.stats.verifications += 1
+            if LEGACY_SIG in layouts:  # a verification's first look (the rest of the slow path is not another)
+                self.stats.verifications += 1
             async with self._slot(ref.registry):
-                return await discover(self._client, ref, digest, signatures=True, attestations=attestations)
+                return await discover(
+                    self._client, ref, digest, signatures=True, attestations=attestations, layouts=layouts
+                )
 
         try:
-            return await self._fetching.do((ref.name, str(digest), attestations), fetch)
+            return await self._fetching.do((ref.name, str(digest), attestations, tuple(layouts)), fetch)
         except RegistryError as exc:
             raise _Unverifiable(exc) from None
 

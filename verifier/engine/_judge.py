@@ -9,7 +9,7 @@ the authorities it names. No I/O here: the engine fetches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from verifier.cosign import (
     CERTIFICATE_ANNOTATION,
@@ -26,7 +26,7 @@ from verifier.cosign import (
     sigstore_bundle_verifier,
 )
 from verifier.engine._count import counted_authorities, signer_of
-from verifier.engine._decision import PolicyResult
+from verifier.engine._decision import Evidence, PolicyResult
 from verifier.errors import Reason, SealgateError, SignatureInvalidError
 from verifier.oci import Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
@@ -71,21 +71,34 @@ def _bundle(authority: CompiledAuthority, bundle: bytes, digest: Digest) -> Veri
 
 
 def check_signature(
-    authority: CompiledAuthority, found: Attachment, image: Reference, digest: Digest
+    authority: CompiledAuthority,
+    found: Attachment,
+    image: Reference,
+    digest: Digest,
+    *,
+    claims: Mapping[str, str] | None = None,
+    check_reference: bool = True,
 ) -> SignatureCheck:
-    """One signature attachment (any layout) judged for one authority (key or keyless).
+    """One signature attachment (any layout) judged for one authority (key or keyless); ``claims`` and
+    ``check_reference`` are what a simple-signing payload must say besides the digest (CLI ``-a``,
+    ``--skip-reference-check``).
 
     Untrusted material is judged on its own: whatever a parser or crypto library raises on it becomes this
     candidate's failure (MATERIAL_INVALID), never an internal error that would hide the other candidates.
     """
     try:
-        return _check_signature(authority, found, image, digest)
+        return _check_signature(authority, found, image, digest, claims, check_reference)
     except MALFORMED_MATERIAL as exc:
         return _fail(str(found.digest), malformed(str(found.digest), exc))
 
 
 def _check_signature(
-    authority: CompiledAuthority, found: Attachment, image: Reference, digest: Digest
+    authority: CompiledAuthority,
+    found: Attachment,
+    image: Reference,
+    digest: Digest,
+    claims: Mapping[str, str] | None,
+    check_reference: bool,
 ) -> SignatureCheck:
     where = str(found.digest)
     if isinstance(found.payload, SealgateError):
@@ -93,7 +106,9 @@ def _check_signature(
     if found.media_type == SIMPLE_SIGNING_MEDIA_TYPE:
         layer = SignatureLayer(Descriptor(found.media_type, found.digest, len(found.payload), found.annotations))
         if authority.identity is None:
-            return check_simple_signature(layer, found.payload, authority.keys, image, digest)
+            return check_simple_signature(
+                layer, found.payload, authority.keys, image, digest, annotations=claims, check_reference=check_reference
+            )
         certificate = found.annotations.get(CERTIFICATE_ANNOTATION)
         if not certificate:
             return SignatureCheck(where, "SIGNATURE_INVALID", "signature has no certificate (not keyless)")
@@ -109,7 +124,15 @@ def _check_signature(
             )
         except SealgateError as exc:
             return _fail(where, exc)
-        return check_claims(where, found.payload, image, digest, signer=authority.name)
+        return check_claims(
+            where,
+            found.payload,
+            image,
+            digest,
+            signer=authority.name,
+            annotations=claims,
+            check_reference=check_reference,
+        )
     if found.bundle is None:
         return SignatureCheck(where, "UNSUPPORTED_LAYER", f"layer media type {found.media_type} is not a signature")
     try:
@@ -120,6 +143,8 @@ def _check_signature(
     problem = _statement_problem(verified, digest, COSIGN_SIGN_PREDICATE)
     if problem is not None:
         return SignatureCheck(where, "NOT_A_SIGNATURE", problem[1])
+    if claims:
+        return SignatureCheck(where, "ANNOTATION_MISMATCH", "a signature bundle carries no annotations to match")
     return SignatureCheck(where, OK, f"signature bundle verified for {authority.name!r}", key=authority.name)
 
 
@@ -162,7 +187,7 @@ def _check_attestation(
         check = check_attestation(found, authority.keys, digest, predicate_type, bundle_verifier=verifier)
         if not check.verified:
             return SignatureCheck(where, check.code, check.reason)
-        return SignatureCheck(where, OK, check.reason, key=authority.name)
+        return SignatureCheck(where, OK, check.reason, key=authority.name, statement=check.statement)
     if found.bundle is None:
         return SignatureCheck(
             where, "UNSUPPORTED_LAYER", "keyless attestations are verified in the bundle format (cosign 3) only"
@@ -175,7 +200,11 @@ def _check_attestation(
     if problem is not None:
         return SignatureCheck(where, *problem)
     return SignatureCheck(
-        where, OK, f"{predicate_type} attestation verified for {authority.name!r}", key=authority.name
+        where,
+        OK,
+        f"{predicate_type} attestation verified for {authority.name!r}",
+        key=authority.name,
+        statement=verified.statement,
     )
 
 
@@ -185,40 +214,53 @@ def _best_reason(checks: Sequence[SignatureCheck]) -> tuple[str, str] | None:
     return None if chosen is None else (chosen.code, chosen.reason)
 
 
+def _evidence(kind: str, authority: str, found: Attachment, check: SignatureCheck) -> Evidence:
+    return Evidence(kind, authority, found.layout, check.layer, check.code, check.reason, check.statement)
+
+
 def _attestation_met(
     policy: CompiledPolicy, wanted: CompiledAttestation, found: Sequence[Attachment], digest: Digest
-) -> tuple[bool, tuple[str, str]]:
+) -> tuple[bool, tuple[str, str], list[Evidence]]:
     allowed = [a for a in policy.authorities if not wanted.authorities or a.name in wanted.authorities]
-    checks = [
-        _attestation(authority, attachment, digest, wanted.predicate_type)
+    judged = [
+        (authority, attachment, _attestation(authority, attachment, digest, wanted.predicate_type))
         for attachment in found
         if attachment.is_attestation
         for authority in allowed
     ]
+    checks = [c for _, _, c in judged]
+    evidence = [_evidence("attestation", a.name, f, c) for a, f, c in judged]
     if any(c.verified for c in checks):
-        return True, (OK, "")
+        return True, (OK, ""), evidence
     names = ", ".join(f'"{a.name}"' for a in allowed)
     missing = f'no verified {wanted.predicate_type} attestation ("{wanted.name}") signed by {names}'
     best = _best_reason([c for c in checks if c.code not in (Reason.PREDICATE_TYPE_MISMATCH,)])
     if best is None or best[0] in _WEAK:
-        return False, ("ATTESTATION_MISSING", missing)
-    return False, (best[0], f"{missing}: {best[1]}")
+        return False, ("ATTESTATION_MISSING", missing), evidence
+    return False, (best[0], f"{missing}: {best[1]}"), evidence
 
 
 def judge(policy: CompiledPolicy, ref: Reference, digest: Digest, found: Sequence[Attachment]) -> PolicyResult:
     """Does ``found`` (everything attached to ``ref@digest``) satisfy ``policy``?"""
 
+    evidence: list[Evidence] = []
+
     def result(passed: bool, code: str, reason: str, verified: Sequence[str] = ()) -> PolicyResult:
-        return PolicyResult(policy.name, policy.mode, passed, code, reason, tuple(verified))
+        return PolicyResult(policy.name, policy.mode, passed, code, reason, tuple(verified), tuple(evidence))
 
     image = ref.with_digest(digest)
-    signatures = [a for a in found if a.is_signature]
-    if not signatures:
+    signatures = [a for a in found if a.is_signature] if policy.threshold else []
+    if not signatures and policy.threshold:
         return result(False, "NO_SIGNATURES", "no signatures found")
+    claims = dict(policy.claims)
     signers: dict[str, set[str]] = {}  # authority -> the signers of the signatures that verified for it
     failures: list[SignatureCheck] = []
-    for authority in policy.authorities:
-        checks = [check_signature(authority, attachment, image, digest) for attachment in signatures]
+    for authority in policy.authorities if policy.threshold else ():
+        checks = [
+            check_signature(authority, a, image, digest, claims=claims, check_reference=policy.check_reference)
+            for a in signatures
+        ]
+        evidence += [_evidence("signature", authority.name, a, c) for a, c in zip(signatures, checks, strict=True)]
         signers[authority.name] = {
             signer_of(authority, a) for a, c in zip(signatures, checks, strict=True) if c.verified
         }
@@ -246,9 +288,12 @@ def judge(policy: CompiledPolicy, ref: Reference, digest: Digest, found: Sequenc
             phrase = f"no signature verifies with a key of {names}"
         return result(False, "SIGNATURE_INVALID", phrase, verified)
     for wanted in policy.attestations:
-        met, (code, reason) = _attestation_met(policy, wanted, found, digest)
+        met, (code, reason), seen = _attestation_met(policy, wanted, found, digest)
+        evidence += seen
         if not met:
             return result(False, code, reason, verified)
+    if not verified:  # threshold 0 (verify-attestation): the attestations were the whole requirement
+        return result(True, OK, f"attestations {', '.join(a.name for a in policy.attestations)} verified")
     names = ", ".join(repr(a) for a in verified)
     extra = f"; attestations {', '.join(a.name for a in policy.attestations)}" if policy.attestations else ""
     return result(True, OK, f"verified by {names}{extra}", verified)

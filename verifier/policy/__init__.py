@@ -48,8 +48,10 @@ from verifier.policy._models import (
 )
 from verifier.policy._schema import policy_json_schema, render_policy_schema
 from verifier.policy._select import CompiledNamespaceSelector, LabelRequirement, NamespaceLabelsRequired
+from verifier.policy._single import single_policy
 
 __all__ = [
+    "single_policy",
     "AttestationRequirement",
     "CompiledAttestation",
     "KeylessRef",

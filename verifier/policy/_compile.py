@@ -105,6 +105,13 @@ class CompiledPolicy:
     #: where it was defined (``prod.yaml: document 1``)
     source: str = ""
     attestations: tuple[CompiledAttestation, ...] = ()
+    # the CLI's flags, outside the policy schema (see verifier.policy._single)
+    #: ``-a key=value``: claims a simple-signing payload's ``optional`` section must carry
+    claims: tuple[tuple[str, str], ...] = ()
+    #: False with ``--skip-reference-check``: the payload's docker-reference may name another repository
+    check_reference: bool = True
+    #: cosign's ``COSIGN_REPOSITORY``: where signatures and attestations are stored instead of the image's repository
+    signature_repository: Reference | None = None
 
     def matches_image(self, ref: Reference) -> bool:
         return any(glob.matches(ref) for glob in self.images)
