@@ -45,6 +45,9 @@ class Limits:
     max_payload_bytes: int = 4 * MiB
     #: largest sigstore bundle (a bundle with a certificate and a Rekor entry is about 10 KiB)
     max_bundle_bytes: int = 1 * MiB
+    #: largest attestation read (a legacy ``.att`` DSSE layer, or a bundle holding an attestation): its predicate
+    #: may be an SBOM - base64 in DSSE, a 5,000-component CycloneDX SBOM is about 5 MiB
+    max_attestation_bytes: int = 16 * MiB
     #: largest SBOM document read (CycloneDX/SPDX JSON of a big image is tens of MiB)
     max_sbom_bytes: int = 32 * MiB
     #: largest generic blob read through ``get_blob`` when the caller does not say

@@ -37,6 +37,7 @@ LIMITS = Limits(
     max_retry_after=0.0,
     max_manifest_bytes=64 * 1024,
     max_payload_bytes=16 * 1024,
+    max_attestation_bytes=16 * 1024,
     breaker_failures=10**6,
     connect_timeout=1.0,
     read_timeout=1.0,

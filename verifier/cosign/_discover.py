@@ -177,10 +177,17 @@ class _Discovery:
             except _ENTRY_ERRORS as exc:
                 return exc
 
-    async def _payload(self, descriptor: Descriptor) -> bytes | SealgateError:
+    async def _payload(self, descriptor: Descriptor, *, predicate: str | None = None) -> bytes | SealgateError:
+        """A signature payload or bundle, or an attestation (a DSSE layer, or a bundle whose referrer names a
+        ``predicate`` other than cosign's signature): attestations carry documents such as SBOMs, so they have
+        their own, larger cap."""
         bundle = is_bundle_media_type(descriptor.media_type)
-        name = "max_bundle_bytes" if bundle else "max_payload_bytes"
-        limit = self.limits.max_bundle_bytes if bundle else self.limits.max_payload_bytes
+        if descriptor.media_type == DSSE_MEDIA_TYPE or (bundle and predicate not in (None, COSIGN_SIGN_PREDICATE)):
+            name, limit = "max_attestation_bytes", self.limits.max_attestation_bytes
+        elif bundle:
+            name, limit = "max_bundle_bytes", self.limits.max_bundle_bytes
+        else:
+            name, limit = "max_payload_bytes", self.limits.max_payload_bytes
         if descriptor.size > limit:
             return BlobTooLargeError(
                 f"layer {descriptor.digest} is {descriptor.size} bytes, above the {limit}-byte limit {name}"
@@ -327,7 +334,7 @@ class _Discovery:
                     )
                 )
             layer = bundle_layers[0]
-            payload = await self._payload(layer)
+            payload = await self._payload(layer, predicate=manifest_annotations.get(BUNDLE_PREDICATE_ANNOTATION))
             bundle = payload if isinstance(payload, bytes) else None
             return [
                 Attachment(

@@ -270,14 +270,19 @@ async def test_cosign_oci11_mode_signature_referrer_is_read_like_a_sig_manifest(
     assert found[0].annotations[SIGNATURE_ANNOTATION] == "c2ln"
 
 
-async def test_oversized_layer_is_refused_before_it_is_fetched(reg):
+@pytest.mark.parametrize(
+    ("suffix", "media_type", "limit"),
+    [("att", DSSE_MEDIA_TYPE, "max_attestation_bytes"), ("sig", SIMPLE_SIGNING_MEDIA_TYPE, "max_payload_bytes")],
+)
+async def test_oversized_layer_is_refused_before_it_is_fetched(reg, suffix, media_type, limit):
     ref, digest = _image(reg)
     big = b"x" * 2048
-    _legacy(reg, digest, "att", [(DSSE_MEDIA_TYPE, big, {SIGNATURE_ANNOTATION: ""})])
-    found = await _discover(ref, digest, _client(max_payload_bytes=1024))
+    _legacy(reg, digest, suffix, [(media_type, big, {SIGNATURE_ANNOTATION: ""})])
+    generous = {"max_attestation_bytes": 1 << 20, "max_payload_bytes": 1 << 20}
+    found = await _discover(ref, digest, _client(**{**generous, limit: 1024}))
     (item,) = found
     assert item.payload.code == "SIZE_LIMIT"
-    assert "2048 bytes" in item.payload.message
+    assert "2048 bytes" in item.payload.message and limit in item.payload.message
     assert reg.count("GET", f"/blobs/{Digest.of(big)}") == 0
 
 
