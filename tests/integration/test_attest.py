@@ -260,3 +260,48 @@ def test_attest_usage_errors_exit_2(registry, pushed_image, keys, predicates, se
     base = ["attest", "--key", f"{keys['signer']}.key", "--predicate", predicates["cyclonedx"], "--type", "cyclonedx"]
     assert sealgate([*base, *argv, ref]) == 2
     assert message in capsys.readouterr().err
+
+
+def _big_sbom(components: int) -> bytes:
+    """A CycloneDX document the size real SBOMs of large images have (a few MiB)."""
+    listed = [
+        {
+            "type": "library",
+            "bom-ref": f"pkg:npm/dep-{i}@1.0.{i}",
+            "name": f"dep-{i}",
+            "version": f"1.0.{i}",
+            "purl": f"pkg:npm/dep-{i}@1.0.{i}",
+            "licenses": [{"license": {"id": "MIT"}}],
+            "properties": [{"name": "sealgate:location", "value": f"/usr/lib/node_modules/dep-{i}/package.json"}],
+        }
+        for i in range(components)
+    ]
+    return json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": listed}).encode()
+
+
+@pytest.mark.parametrize("layout", ["legacy", "bundle"])
+def test_an_sbom_attestation_of_thousands_of_components_is_read_past_the_signature_caps(
+    registry, pushed_image, keys, sealgate, capsys, tmp_path, layout
+):
+    """A 5,000-component SBOM is ~2 MiB as JSON and larger in base64 inside DSSE: above the 1 MiB bundle cap
+    meant for signatures, below max_attestation_bytes. It verifies through the CLI and through a policy."""
+    ref, digest = pushed_image(registry, repo="att/big", tag=layout)
+    sbom = tmp_path / "big.json"
+    sbom.write_bytes(_big_sbom(5000))
+    assert len(sbom.read_bytes()) > 1 << 20
+    extra = ["--bundle-format"] if layout == "bundle" else []
+    argv = ["attest", "--key", f"{keys['signer']}.key", "--type", "cyclonedx", "--predicate", str(sbom), *extra]
+    assert sealgate([*argv, ref]) == 0
+    code, report = _verify(sealgate, capsys, "--key", f"{keys['signer']}.pub", "--type", "cyclonedx", ref)
+    assert code == 0, report
+    assert len(report["attestations"][0]["statement"]["predicate"]["components"]) == 5000
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "apiVersion: sealgate.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: sbom}\nspec:\n"
+        f'  images: ["{registry.host}/att/big"]\n  threshold: 1\n'
+        f"  authorities: [{{name: ci, key: {{path: {keys['signer']}.pub}}}}]\n"
+        "  attestations: [{name: sbom, predicateType: cyclonedx}]\n"
+    )
+    assert sealgate(["sign", "--key", f"{keys['signer']}.key", ref]) == 0
+    capsys.readouterr()
+    assert sealgate(["verify", "--policy", str(policy), f"{registry.host}/att/big@{digest}"]) == 0, capsys.readouterr()

@@ -36,6 +36,7 @@ from verifier.errors import (
     SignatureInvalidError,
     UnsupportedAttachmentError,
 )
+from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Digest, Reference, RegistryClient
 
 if TYPE_CHECKING:
@@ -112,7 +113,14 @@ def sigstore_bundle_verifier(trusted_root: TrustedRoot | None = None) -> BundleV
     root = trusted_root if trusted_root is not None else TrustedRoot.production()
 
     def verify(bundle: bytes, key: NamedKey, digest: Digest) -> None:
-        verify_bundle(bundle, trusted_root=root, key=key.key, digest=digest, require_tlog=False)
+        verify_bundle(
+            bundle,
+            trusted_root=root,
+            key=key.key,
+            digest=digest,
+            require_tlog=False,
+            max_bytes=DEFAULT_LIMITS.max_attestation_bytes,  # read no further than discovery's attestation cap
+        )
 
     return verify
 

@@ -28,6 +28,7 @@ from verifier.cosign import (
 from verifier.engine._count import counted_authorities, signer_of
 from verifier.engine._decision import Evidence, PolicyResult
 from verifier.errors import Reason, SealgateError, SignatureInvalidError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
 from verifier.sigstore import (
@@ -54,16 +55,26 @@ def _root(authority: CompiledAuthority) -> TrustedRoot:
     return authority.trusted_root if authority.trusted_root is not None else TrustedRoot.production()
 
 
-def _bundle(authority: CompiledAuthority, bundle: bytes, digest: Digest) -> VerifiedSignature:
-    """Verify a bundle for ``digest`` with the authority's identity, or with one of its keys."""
+def _bundle(
+    authority: CompiledAuthority, bundle: bytes, digest: Digest, max_bytes: int = DEFAULT_LIMITS.max_bundle_bytes
+) -> VerifiedSignature:
+    """Verify a bundle for ``digest`` with the authority's identity, or with one of its keys (an attestation
+    bundle may be as large as discovery's ``max_attestation_bytes`` let it be read)."""
     if authority.identity is not None:
-        return verify_bundle(bundle, trusted_root=_root(authority), identity=authority.identity, digest=digest)
+        return verify_bundle(
+            bundle, trusted_root=_root(authority), identity=authority.identity, digest=digest, max_bytes=max_bytes
+        )
     last: SealgateError = SignatureInvalidError(f"authority {authority.name!r} has no key")
     for named in authority.keys:
         try:
             # with a key, tlog/TSA evidence is checked when present but not required (key-signed cosign bundles)
             return verify_bundle(
-                bundle, trusted_root=_root(authority), key=named.key, digest=digest, require_tlog=False
+                bundle,
+                trusted_root=_root(authority),
+                key=named.key,
+                digest=digest,
+                require_tlog=False,
+                max_bytes=max_bytes,
             )
         except SealgateError as exc:
             last = exc
@@ -193,7 +204,7 @@ def _check_attestation(
             where, "UNSUPPORTED_LAYER", "keyless attestations are verified in the bundle format (cosign 3) only"
         )
     try:
-        verified = _bundle(authority, found.bundle, digest)
+        verified = _bundle(authority, found.bundle, digest, DEFAULT_LIMITS.max_attestation_bytes)
     except SealgateError as exc:
         return _fail(where, exc)
     problem = _statement_problem(verified, digest, predicate_type)
