@@ -197,7 +197,23 @@ class KubeClient:
             return None
         return self._document(path, status, body)
 
-    def objects(self, resource: Resource, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+    def apply(self, path: str, document: dict[str, Any], *, field_manager: str = "sealgate") -> dict[str, Any]:
+        """Server-side apply ``document`` at ``path`` (created when absent, sealgate's fields replaced when not;
+        ``force`` takes over fields another manager set). The answer is the object as stored. A 404 means
+        the resource type (a CRD) or the namespace does not exist: :class:`KubeError` naming ``path``."""
+        query: list[tuple[str, Any]] = [("fieldManager", field_manager), ("force", "true")]
+        status, body = self._request(
+            path, query, method="PATCH", body=orjson.dumps(document), content_type="application/apply-patch+yaml"
+        )
+        if status == 404:
+            raise KubeError(f"{self.name}: {path}: HTTP 404: not found{_status_message(body)}")
+        if status == 201:
+            status = 200  # created
+        return self._document(path, status, body)
+
+    def objects(
+        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Every object of ``resource`` (in ``namespace``, or cluster-wide), page by page.
 
         Items carry ``kind`` and ``apiVersion`` (a list's items do not). A 410 Gone on a continue token
@@ -209,6 +225,8 @@ class KubeClient:
         token: str | None = None
         while True:
             query: list[tuple[str, Any]] = [("limit", self._limits.kube_page_size)]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
             if token:
                 query.append(("continue", token))
             status, body = self._request(path, query)
@@ -239,15 +257,27 @@ class KubeClient:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _request(self, path: str, query: list[tuple[str, Any]]) -> tuple[int, bytes]:
+    def _request(
+        self,
+        path: str,
+        query: list[tuple[str, Any]],
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> tuple[int, bytes]:
         self.requests += 1
         timeout = (self._limits.connect_timeout, self._limits.read_timeout)
+        headers = {"Accept": "application/json"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         try:
             request = self._api.param_serialize(
-                "GET",
+                method,
                 path,
                 query_params=query,
-                header_params={"Accept": "application/json"},
+                header_params=headers,
+                body=body,
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(*request, _request_timeout=timeout)

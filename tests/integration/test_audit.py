@@ -325,3 +325,61 @@ def test_namespace_labels_select_policies_even_without_listing_namespaces(world,
         keys = _keys(report)
         assert ("SG004", "prod", "Pod/app", "app", cluster) in keys
         assert not [k for k in keys if k[1] == "dev" and k[0] in ("SG004", "SG008")]
+
+
+def test_write_reports_applies_policyreports_and_empties_stale_ones(world, tmp_path, capsys):
+    """`--write-reports` server-side applies one PolicyReport per namespace with findings and the cluster's
+    ClusterPolicyReport; a later run in which a namespace is clean empties that namespace's report."""
+    with KubeAPIDouble() as api:
+        _cluster(world, api)
+        config = api.kubeconfig(tmp_path / "config", {"admin": api.token_user("admin")})
+        code, _ = _audit(capsys, "--kubeconfig", config, "--policy", world.policies, "--write-reports")
+        assert code == 1
+        reports = dict(api.reports)
+        assert set(reports) == {
+            ("", "ClusterPolicyReport", "sealgate-admin-audit"),
+            *{(ns, "PolicyReport", "sealgate-audit") for ns in ("shop", "batch", "odd", "secret")},
+        }
+        shop, query = reports[("shop", "PolicyReport", "sealgate-audit")]
+        assert query == {"fieldManager": "sealgate", "force": "true"}
+        assert shop["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "sealgate"}
+        assert {r["rule"] for r in shop["results"]} == {"SG001", "SG002", "SG003", "SG004"}
+        assert shop["summary"]["fail"] == len(shop["results"]) > 0
+        assert "PATCH /apis/wgpolicyk8s.io/v1alpha2/namespaces/shop/policyreports/sealgate-audit" in api.requests
+        # the next run finds nothing in "odd" (its pod is gone): its report is emptied, not left stale
+        with api._lock:
+            api._objects = {k: v for k, v in api._objects.items() if k[2] != "odd"}
+        main(["audit", "--quiet", "--kubeconfig", config, "--policy", world.policies, "--write-reports"])
+        err = capsys.readouterr().err
+        odd, _ = api.reports[("odd", "PolicyReport", "sealgate-audit")]
+        assert odd["results"] == [] and odd["summary"]["fail"] == 0
+        assert api.reports[("shop", "PolicyReport", "sealgate-audit")][0]["results"]
+        assert "admin: wrote 4 PolicyReports, emptied 1 without findings" in err
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        pytest.param(lambda api: setattr(api, "report_crds", False), "PolicyReport CRDs are not installed",
+                     id="CRDs missing"),
+        pytest.param(lambda api: setattr(api, "report_writers", set()), "needs get, list, create and patch",
+                     id="RBAC forbids writing"),
+    ],
+)
+def test_write_reports_failures_are_named(world, tmp_path, capsys, setup, message):
+    with KubeAPIDouble() as api:
+        _cluster(world, api)
+        setup(api)
+        config = api.kubeconfig(tmp_path / "config", {"admin": api.token_user("admin")})
+        code = main(["audit", "--quiet", "--kubeconfig", config, "--policy", world.policies, "--write-reports"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    assert not api.reports
+
+
+def test_write_reports_refuses_files(world, capsys, tmp_path):
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: y}\nspec: {containers: []}\n")
+    assert main(["audit", "--quiet", "--from-file", str(manifest), "--write-reports"]) == 2
+    assert "--write-reports writes into audited clusters" in capsys.readouterr().err

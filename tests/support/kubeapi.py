@@ -116,7 +116,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802
-        status, body = self.server.double.answer(self)
+        self._send(*self.server.double.answer(self))
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self._send(*self.server.double.apply(self, self.rfile.read(length)))
+
+    def _send(self, status: int, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -145,6 +151,10 @@ class KubeAPIDouble:
         #: users who may GET a namespace but not list them
         self.no_namespace_list: set[str] = set()
         self.expire_continue = 0  # the next N continue tokens answer 410 Gone
+        #: PolicyReports written by server-side apply: (namespace or "", kind, name) -> (object, apply query)
+        self.reports: dict[tuple[str, str, str], tuple[dict[str, Any], dict[str, str]]] = {}
+        self.report_crds = True  # False: the wgpolicyk8s.io CRDs are not installed (404)
+        self.report_writers: set[str] | None = None  # users allowed to write reports (None: everyone)
         self.requests: list[str] = []
         self.generation = 1
         self._ca = _issue(None, "kubeapi-double-ca", ca=True)
@@ -278,6 +288,8 @@ class KubeAPIDouble:
             plural = rest[0]
         else:
             return _status(404, "NotFound", "the server could not find the requested resource")
+        if group == "/apis/wgpolicyk8s.io/v1alpha2" and plural in ("policyreports", "clusterpolicyreports"):
+            return self._reports(plural, namespace, query)
         if (group, plural) not in KINDS.values():
             return _status(404, "NotFound", "the server could not find the requested resource")
         if namespace is None and user in self.namespaced_only:
@@ -287,6 +299,66 @@ class KubeAPIDouble:
             return _status(403, "Forbidden", f'{plural} is forbidden: User "{user}" cannot list resource '
                            f'"{plural}" in the namespace "{namespace}"')
         return self._list(group, plural, namespace, query)
+
+    def apply(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
+        """Server-side apply of a (Cluster)PolicyReport, as the API server takes it: PATCH with content type
+        application/apply-patch+yaml and a fieldManager; the body's kind, apiVersion and name must match the
+        path. A first apply creates (201), later ones replace (200)."""
+        url = urlsplit(handler.path)
+        with self._lock:
+            self.requests.append(f"PATCH {url.path}")
+        user = self._user(handler)
+        if user is None:
+            return _status(401, "Unauthorized", "Unauthorized")
+        parts = [p for p in url.path.split("/") if p]
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if parts[:3] != ["apis", "wgpolicyk8s.io", "v1alpha2"] or not self.report_crds:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        rest = parts[3:]
+        if len(rest) == 4 and rest[0] == "namespaces" and rest[2] == "policyreports":
+            namespace, kind, name = rest[1], "PolicyReport", rest[3]
+        elif len(rest) == 2 and rest[0] == "clusterpolicyreports":
+            namespace, kind, name = "", "ClusterPolicyReport", rest[1]
+        else:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        if self.report_writers is not None and user not in self.report_writers:
+            return _status(403, "Forbidden", f'{kind.lower()}s.wgpolicyk8s.io "{name}" is forbidden: User "{user}" '
+                           f'cannot patch resource "{kind.lower()}s" in API group "wgpolicyk8s.io"')
+        if handler.headers.get("Content-Type") != "application/apply-patch+yaml":
+            return _status(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
+        if not query.get("fieldManager"):
+            return _status(422, "Invalid", "fieldManager is required for apply requests")
+        try:
+            obj = yaml.safe_load(body)  # apply bodies are YAML (JSON is YAML)
+        except yaml.YAMLError:
+            return _status(400, "BadRequest", "error decoding YAML")
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        if (not isinstance(metadata, dict) or obj.get("kind") != kind
+                or obj.get("apiVersion") != "wgpolicyk8s.io/v1alpha2" or metadata.get("name") != name
+                or metadata.get("namespace", "") != namespace):
+            return _status(400, "BadRequest", "the object does not match the request path")
+        if namespace and namespace not in self.namespaces:
+            return _status(404, "NotFound", f'namespaces "{namespace}" not found')
+        key = (namespace, kind, name)
+        with self._lock:
+            created = key not in self.reports
+            self.reports[key] = (obj, query)
+        return (201 if created else 200), orjson.dumps(obj)
+
+    def _reports(self, plural: str, namespace: str | None, query: Mapping[str, str]) -> tuple[int, bytes]:
+        if not self.report_crds:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        kind = "PolicyReport" if plural == "policyreports" else "ClusterPolicyReport"
+        label, _, value = query.get("labelSelector", "").partition("=")
+        with self._lock:
+            items = [
+                {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+                for (ns, k, _), (obj, _) in sorted(self.reports.items())
+                if k == kind and (namespace is None or ns == namespace)
+                and (not label or obj["metadata"].get("labels", {}).get(label) == value)
+            ]
+        return 200, orjson.dumps({"kind": f"{kind}List", "apiVersion": "wgpolicyk8s.io/v1alpha2",
+                                  "metadata": {"resourceVersion": str(self.generation)}, "items": items})
 
     def _namespaces(self, user: str, name: str | None) -> tuple[int, bytes]:
         if name is not None:

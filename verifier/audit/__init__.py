@@ -11,8 +11,10 @@ Rules (stable ids, see :data:`RULES`): SG001 mutable-tag ... SG011 not-running. 
 """
 
 from ._model import REPORT_API_VERSION, RULES, AuditReport, ClusterSummary, Finding, Rule, Severity, Workload
+from ._policyreport import policyreport_documents
 from ._render import FORMATS, render, report_exit_code
 from ._run import Progress, Target, run_audit
+from ._write import ReportsWritten, write_policyreports
 
 __all__ = [
     "FORMATS",
@@ -22,11 +24,14 @@ __all__ = [
     "ClusterSummary",
     "Finding",
     "Progress",
+    "ReportsWritten",
     "Rule",
     "Severity",
     "Target",
     "Workload",
     "render",
     "report_exit_code",
+    "policyreport_documents",
     "run_audit",
+    "write_policyreports",
 ]

@@ -12,9 +12,11 @@ import yaml
 
 from ._model import AuditReport, Finding, Severity
 
-__all__ = ["render_policyreports"]
+__all__ = ["MANAGED_BY", "policyreport_documents", "render_policyreports"]
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
+#: the label every report sealgate writes carries (and by which it finds its stale ones)
+MANAGED_BY = ("app.kubernetes.io/managed-by", "sealgate")
 #: the v1alpha2 CRD allows high, medium and low only (later revisions add critical and info)
 _SEVERITY = {Severity.CRITICAL: "high", Severity.HIGH: "high", Severity.MEDIUM: "medium", Severity.LOW: "low",
              Severity.INFO: "low"}
@@ -70,6 +72,11 @@ def _name(*parts: str) -> str:
 
 
 def render_policyreports(report: AuditReport) -> str:
+    return yaml.safe_dump_all(policyreport_documents(report), sort_keys=False, explicit_start=True)
+
+
+def policyreport_documents(report: AuditReport) -> list[dict[str, Any]]:
+    """The reports as objects: a PolicyReport per namespace with findings, a ClusterPolicyReport per cluster."""
     timestamp = _timestamp(report)
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in report.findings:
@@ -80,7 +87,7 @@ def render_policyreports(report: AuditReport) -> str:
     docs = []
     for (cluster, namespace), findings in sorted(groups.items()):
         results = [_result(f, timestamp) for f in findings]
-        labels = {"app.kubernetes.io/managed-by": "sealgate"}
+        labels = dict([MANAGED_BY])
         metadata: dict[str, Any] = {"labels": labels, "annotations": {"sealgate.dev/cluster": cluster}}
         if namespace:
             metadata |= {"name": _name("sealgate", cluster if many else "", "audit"), "namespace": namespace}
@@ -90,4 +97,4 @@ def render_policyreports(report: AuditReport) -> str:
             kind = "ClusterPolicyReport"
         docs.append({"apiVersion": API_VERSION, "kind": kind, "metadata": metadata,
                      "summary": _summary(results), "results": results})
-    return yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)
+    return docs

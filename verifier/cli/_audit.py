@@ -61,6 +61,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default="low",
         help="exit 1 when a finding is at least this severe (default: low)",
     )
+    audit.add_argument(
+        "--write-reports",
+        action="store_true",
+        help="also server-side apply the wgpolicyk8s.io/v1alpha2 PolicyReports into each audited cluster "
+        "(needs the PolicyReport CRDs and get/list/create/patch on them; reports of namespaces without "
+        "findings any more are emptied)",
+    )
     audit.add_argument("--quiet", action="store_true", help="no progress bar")
     add_registry_options(audit)
     audit.set_defaults(func=_run)
@@ -71,6 +78,8 @@ def _run(args: argparse.Namespace) -> int:
 
     policies = _policies(args.policy)
     targets = _targets(args)
+    if args.write_reports and args.from_file:
+        raise UsageError("--write-reports writes into audited clusters: it does not apply to --from-file")
     bar = None if args.quiet or not sys.stderr.isatty() else _bar()
 
     async def go() -> Any:
@@ -91,7 +100,32 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"-o {args.output_file}: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
+    if args.write_reports:
+        _write_reports(report, targets)
     return report_exit_code(report, Severity.parse(args.fail_on))
+
+
+def _write_reports(report: Any, targets: list[Target]) -> None:
+    """Apply each audited cluster's PolicyReports into it (unreachable clusters are skipped: nothing to say)."""
+    from verifier.audit import policyreport_documents, write_policyreports
+
+    documents = policyreport_documents(report)
+    status = {c.name: c.status for c in report.clusters}
+    for target in targets:
+        if target.connect is None or status.get(target.name) == "unreachable":
+            continue
+        mine = [d for d in documents if d["metadata"]["annotations"].get("sealgate.dev/cluster") == target.name]
+        client = target.connect()
+        try:
+            done = write_policyreports(
+                client, mine, namespaces=target.namespaces, complete=status.get(target.name) == "audited"
+            )
+        finally:
+            client.close()
+        print(
+            f"{target.name}: wrote {done.written} PolicyReports, emptied {done.emptied} without findings",
+            file=sys.stderr,
+        )
 
 
 def _policies(paths: list[str]) -> PolicySet:

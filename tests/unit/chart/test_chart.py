@@ -110,6 +110,7 @@ MATRIX: dict[str, dict[str, Any]] = {
         "keys": {"publicKeys": {"cosign.pub": PUBLIC_KEY}},
     },
     "audit CronJob": {"audit": {"enabled": True, "extraArgs": ["--fail-on", "high"]}},
+    "audit CronJob printing its reports only": {"audit": {"enabled": True, "writeReports": False}},
     "ServiceMonitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
     "NetworkPolicy": {"networkPolicy": {"enabled": True}},
     "one replica": {"replicaCount": 1},
@@ -301,6 +302,7 @@ def test_audit_cronjob_arguments_are_what_sealgate_audit_accepts(
     args = build_parser().parse_args(container["args"])
     assert args.command == "audit"
     assert args.output == "policyreport"
+    assert args.write_reports is values["audit"].get("writeReports", True)
     mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
     assert all(path in mounts for path in args.policy), (args.policy, mounts)
 
@@ -378,6 +380,10 @@ def test_rbac_is_least_privilege(case: tuple[str, dict[str, Any], list[dict[str,
     for doc in docs:
         if doc["kind"] == "ClusterRole":
             for rule in doc["rules"]:
+                if rule["apiGroups"] == ["wgpolicyk8s.io"]:  # the audit writes its reports, nothing else
+                    assert rule["resources"] == ["policyreports", "clusterpolicyreports"]
+                    assert rule["verbs"] == ["get", "list", "create", "patch"]
+                    continue
                 assert set(rule["verbs"]) <= {"get", "list", "watch"} and "*" not in rule["resources"]
                 assert "secrets" not in rule["resources"]
     expected = set()
@@ -390,6 +396,7 @@ def test_rbac_is_least_privilege(case: tuple[str, dict[str, Any], list[dict[str,
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]
     if values.get("audit", {}).get("enabled"):
         expected.add(f"{RELEASE}-audit")
+        writes = {("wgpolicyk8s.io", "policyreports"), ("wgpolicyk8s.io", "clusterpolicyreports")}
         granted = {
             (g, r) for rule in _rules(docs, f"{RELEASE}-audit") for g in rule["apiGroups"] for r in rule["resources"]
         }
@@ -403,7 +410,7 @@ def test_rbac_is_least_privilege(case: tuple[str, dict[str, Any], list[dict[str,
             ("apps", "daemonsets"),
             ("batch", "jobs"),
             ("batch", "cronjobs"),
-        }
+        } | (writes if values["audit"].get("writeReports", True) else set())
         binding = one(docs, "ClusterRoleBinding", f"{RELEASE}-audit")
         assert binding["subjects"][0]["name"] == f"{RELEASE}-audit"  # never the webhook's account
     assert roles == expected
@@ -462,6 +469,7 @@ def test_optional_objects_appear_only_when_enabled(case: tuple[str, dict[str, An
         (container,) = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
         assert container["args"] == [
             "audit", "-A", "--policy", "/etc/sealgate/policies", "--output", "policyreport",
+            *(["--write-reports"] if values["audit"].get("writeReports", True) else []),
             *values["audit"].get("extraArgs", []),
         ]  # fmt: skip
 
