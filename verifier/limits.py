@@ -50,6 +50,12 @@ class Limits:
     max_attestation_bytes: int = 16 * MiB
     #: largest SBOM document read (CycloneDX/SPDX JSON of a big image is tens of MiB)
     max_sbom_bytes: int = 32 * MiB
+    #: components (CycloneDX, nested ones included) or packages (SPDX) one SBOM may list for SBOM rules
+    max_sbom_components: int = 200_000
+    #: how deep CycloneDX components may nest
+    max_sbom_depth: int = 32
+    #: longest purl or licence expression of one SBOM component (a longer one makes the SBOM invalid)
+    max_sbom_field_chars: int = 4096
     #: largest generic blob read through ``get_blob`` when the caller does not say
     max_blob_bytes: int = 64 * MiB
     #: signature layers considered per image (cosign's own cap is 1000)

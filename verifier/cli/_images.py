@@ -321,3 +321,7 @@ def _print_decision(decision: Decision) -> None:
     for result in decision.results:
         mark = "PASS" if result.passed else "FAIL"
         print(f'  {mark} policy "{result.policy}" ({result.mode}): {result.reason}')
+        for line in result.details[1:]:
+            print(f"       {line}")
+        for line in result.warnings:
+            print(f'  WARN policy "{result.policy}": {line}')

@@ -61,6 +61,14 @@ class PolicyResult:
     authorities: tuple[str, ...] = ()
     #: every signature and attestation judged, with its verdict
     evidence: tuple[Evidence, ...] = ()
+    #: a failure's lines when one reason is not enough (each SBOM component a rule denies), else empty
+    details: tuple[str, ...] = ()
+    #: what passed or failed with a warning (SBOM warn rules): shown, never deciding
+    warnings: tuple[str, ...] = ()
+
+    def lines(self) -> tuple[str, ...]:
+        """The failure, one line each (``details`` when there are, else ``reason``)."""
+        return self.details or (self.reason,)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +79,8 @@ class PolicyResult:
             "reason": self.reason,
             "authorities": list(self.authorities),
             "evidence": [e.to_dict() for e in self.evidence],
+            "details": list(self.details),
+            "warnings": list(self.warnings),
         }
 
 

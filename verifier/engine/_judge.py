@@ -9,7 +9,9 @@ the authorities it names. No I/O here: the engine fetches.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from verifier.cosign import (
     CERTIFICATE_ANNOTATION,
@@ -31,6 +33,7 @@ from verifier.errors import Reason, SealgateError, SignatureInvalidError
 from verifier.limits import DEFAULT_LIMITS
 from verifier.oci import Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
+from verifier.sbomrules import AGE_RULE, CompiledSbomRules, read_sbom
 from verifier.sigstore import (
     TrustedRoot,
     VerifiedSignature,
@@ -229,9 +232,24 @@ def _evidence(kind: str, authority: str, found: Attachment, check: SignatureChec
     return Evidence(kind, authority, found.layout, check.layer, check.code, check.reason, check.statement)
 
 
+@dataclass(frozen=True, slots=True)
+class _Met:
+    """One attestation requirement's verdict."""
+
+    met: bool
+    code: str = OK
+    reason: str = ""
+    details: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
 def _attestation_met(
-    policy: CompiledPolicy, wanted: CompiledAttestation, found: Sequence[Attachment], digest: Digest
-) -> tuple[bool, tuple[str, str], list[Evidence]]:
+    policy: CompiledPolicy,
+    wanted: CompiledAttestation,
+    found: Sequence[Attachment],
+    digest: Digest,
+    now: dt.datetime,
+) -> tuple[_Met, list[Evidence]]:
     allowed = [a for a in policy.authorities if not wanted.authorities or a.name in wanted.authorities]
     judged = [
         (authority, attachment, _attestation(authority, attachment, digest, wanted.predicate_type))
@@ -242,22 +260,64 @@ def _attestation_met(
     checks = [c for _, _, c in judged]
     evidence = [_evidence("attestation", a.name, f, c) for a, f, c in judged]
     if any(c.verified for c in checks):
-        return True, (OK, ""), evidence
+        if wanted.sbom is None:
+            return _Met(True), evidence
+        return _sbom_met(wanted, wanted.sbom, checks, now), evidence
     names = ", ".join(f'"{a.name}"' for a in allowed)
     missing = f'no verified {wanted.predicate_type} attestation ("{wanted.name}") signed by {names}'
     best = _best_reason([c for c in checks if c.code not in (Reason.PREDICATE_TYPE_MISMATCH,)])
     if best is None or best[0] in _WEAK:
-        return False, ("ATTESTATION_MISSING", missing), evidence
-    return False, (best[0], f"{missing}: {best[1]}"), evidence
+        return _Met(False, "ATTESTATION_MISSING", missing), evidence
+    return _Met(False, best[0], f"{missing}: {best[1]}"), evidence
 
 
-def judge(policy: CompiledPolicy, ref: Reference, digest: Digest, found: Sequence[Attachment]) -> PolicyResult:
-    """Does ``found`` (everything attached to ``ref@digest``) satisfy ``policy``?"""
+def _sbom_met(
+    wanted: CompiledAttestation, rules: CompiledSbomRules, checks: Sequence[SignatureCheck], now: dt.datetime
+) -> _Met:
+    """SBOM rules on every verified SBOM of the requirement (each verified once, however many authorities
+    verified it): a finding in any signed SBOM stands, except ``maxAge``, which the freshest SBOM decides. An
+    SBOM that does not parse fails the requirement (a signed document sealgate cannot read is never a pass)."""
+    statements = {c.layer: c.statement for c in checks if c.verified and c.statement is not None}
+    denials: dict[str, None] = {}
+    warnings: dict[str, None] = {}
+    stale: list[str] = []
+    for layer, statement in sorted(statements.items()):
+        try:
+            document = read_sbom(statement.get("predicate"))
+        except SealgateError as exc:
+            reason = f'SBOM attestation "{wanted.name}" ({layer}) cannot be read: {exc.message}'
+            return _Met(False, Reason.SBOM_INVALID, reason)
+        verdict = rules.evaluate(document, now=now)
+        ages = [f.message for f in verdict.findings if f.rule == AGE_RULE]
+        stale += ages[:1]
+        denials.update((f.message, None) for f in verdict.findings if f.mode == "enforce" and f.rule != AGE_RULE)
+        warnings.update((f.message, None) for f in verdict.findings if f.mode == "warn")
+    if stale and len(stale) == len(statements):
+        denials[stale[0]] = None
+    if denials:
+        lines = tuple(denials)
+        return _Met(False, Reason.SBOM_DENIED, lines[0], lines, tuple(warnings))
+    return _Met(True, warnings=tuple(warnings))
+
+
+def judge(
+    policy: CompiledPolicy,
+    ref: Reference,
+    digest: Digest,
+    found: Sequence[Attachment],
+    *,
+    now: dt.datetime | None = None,
+) -> PolicyResult:
+    """Does ``found`` (everything attached to ``ref@digest``) satisfy ``policy``? (``now``: for SBOM maxAge)"""
 
     evidence: list[Evidence] = []
+    warnings: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
 
     def result(passed: bool, code: str, reason: str, verified: Sequence[str] = ()) -> PolicyResult:
-        return PolicyResult(policy.name, policy.mode, passed, code, reason, tuple(verified), tuple(evidence))
+        return PolicyResult(
+            policy.name, policy.mode, passed, code, reason, tuple(verified), tuple(evidence), details, warnings
+        )
 
     image = ref.with_digest(digest)
     signatures = [a for a in found if a.is_signature] if policy.threshold else []
@@ -298,11 +358,14 @@ def judge(policy: CompiledPolicy, ref: Reference, digest: Digest, found: Sequenc
         else:
             phrase = f"no signature verifies with a key of {names}"
         return result(False, "SIGNATURE_INVALID", phrase, verified)
+    now = now or dt.datetime.now(dt.UTC)
     for wanted in policy.attestations:
-        met, (code, reason), seen = _attestation_met(policy, wanted, found, digest)
+        met, seen = _attestation_met(policy, wanted, found, digest, now)
         evidence += seen
-        if not met:
-            return result(False, code, reason, verified)
+        warnings += met.warnings
+        if not met.met:
+            details = met.details
+            return result(False, met.code, met.reason, verified)
     if not verified:  # threshold 0 (verify-attestation): the attestations were the whole requirement
         return result(True, OK, f"attestations {', '.join(a.name for a in policy.attestations)} verified")
     names = ", ".join(repr(a) for a in verified)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
 from verifier.cosign import NamedKey, load_public_key, read_key_file
-from verifier.cosign._attest import predicate_type_for
+from verifier.cosign._attest import PREDICATE_TYPES, predicate_type_for
 from verifier.errors import ConfigError, InvalidReferenceError, KeyFileError, PolicyError, UsageError
 from verifier.oci import Reference
 from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry
@@ -27,7 +27,11 @@ from verifier.policy._lint import authority_warnings, glob_warnings
 from verifier.policy._models import API_VERSION, Authority, ImagePolicy, Settings
 from verifier.policy._problems import one_line, validation_problems, where
 from verifier.policy._select import CompiledNamespaceSelector
+from verifier.sbomrules import CompiledSbomRules, compile_sbom_rules
 from verifier.sigstore import Identity, TrustedRoot, read_trust_root
+
+#: predicate types whose predicate is an SBOM that SBOM rules can read
+SBOM_PREDICATE_TYPES = frozenset({PREDICATE_TYPES["cyclonedx"], PREDICATE_TYPES["spdxjson"]})
 
 __all__ = [
     "CompiledAttestation",
@@ -87,6 +91,8 @@ class CompiledAttestation:
     name: str
     predicate_type: str
     authorities: tuple[str, ...]
+    #: SBOM rules judged on the verified predicate (None: the attestation's presence is the requirement)
+    sbom: CompiledSbomRules | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +337,19 @@ def _compile_policy(
         except UsageError as exc:
             problems.add(at, f"spec.attestations[{i}].predicateType", exc.message)
             continue
-        attestations.append(CompiledAttestation(wanted.name, predicate_type, tuple(wanted.authorities)))
+        rules = None
+        if wanted.sbom is not None:
+            where = f"spec.attestations[{i}].sbom"
+            if predicate_type not in SBOM_PREDICATE_TYPES:
+                problems.add(at, where, f"SBOM rules need a cyclonedx or spdxjson predicateType, not {predicate_type}")
+                continue
+            try:
+                rules = compile_sbom_rules(wanted.sbom, where)
+            except ValueError as exc:
+                path, _, message = str(exc).partition(": ")
+                problems.add(at, path, message)
+                continue
+        attestations.append(CompiledAttestation(wanted.name, predicate_type, tuple(wanted.authorities), rules))
     if len(problems.items) > before:
         return None
     images = tuple(ImageGlob.parse(g) for g in spec.images)
@@ -346,7 +364,10 @@ def _compile_policy(
         "authorities": [
             {"name": a.name, "keys": [_spki_hex(k) for k in a.keys], "keyless": trust.get(a.name)} for a in authorities
         ],
-        "attestations": [[a.name, a.predicate_type, list(a.authorities)] for a in attestations],
+        "attestations": [
+            [a.name, a.predicate_type, list(a.authorities), spec.attestations[i].sbom]
+            for i, a in enumerate(attestations)
+        ],
     }
     return CompiledPolicy(
         name=model.metadata.name,

@@ -282,6 +282,11 @@ class AttestationRequirement(_Model):
     authorities: list[AuthorityName] = Field(
         default_factory=list, description="authorities that may sign it (names from spec.authorities; empty = any)"
     )
+    sbom: dict[str, Any] | None = Field(
+        default=None,
+        description="SBOM rules on the verified CycloneDX/SPDX predicate: deny (name, purl glob, versions vers "
+        "range, mode enforce|warn), licenses (allow|deny SPDX ids, unknown allow|warn|deny), require, maxAge",
+    )
 
 
 class ImagePolicySpec(_Model):

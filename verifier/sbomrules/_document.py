@@ -15,13 +15,16 @@ from typing import Any
 import orjson
 from packageurl import PackageURL
 
-from verifier.errors import PayloadInvalidError
+from verifier.errors import PayloadInvalidError, Reason
+from verifier.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["SbomComponent", "SbomDocument", "SbomInvalidError", "read_sbom"]
 
 
 class SbomInvalidError(PayloadInvalidError):
     """An SBOM predicate that does not parse, or breaks a limit."""
+
+    code = Reason.SBOM_INVALID
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +43,15 @@ class SbomDocument:
     timestamp: dt.datetime | None
 
 
-def read_sbom(
-    predicate: object, *, max_bytes: int = 32 << 20, max_components: int = 100_000, max_depth: int = 32
-) -> SbomDocument:
+def read_sbom(predicate: object, *, limits: Limits = DEFAULT_LIMITS) -> SbomDocument:
     """Read a CycloneDX or SPDX JSON document (a mapping, or its JSON text/bytes)."""
-    doc = _loaded(predicate, max_bytes)
+    doc = _loaded(predicate, limits.max_sbom_bytes)
+    max_components, max_depth = limits.max_sbom_components, limits.max_sbom_depth
     if doc.get("bomFormat") == "CycloneDX":
-        components = tuple(_cyclonedx(doc, max_components, max_depth))
+        components = tuple(_cyclonedx(doc, max_components, max_depth, limits.max_sbom_field_chars))
         return SbomDocument("cyclonedx", components, _time(_get(doc, "metadata", {}), "timestamp"))
     if isinstance(doc.get("spdxVersion"), str):
-        components = tuple(_spdx(doc, max_components))
+        components = tuple(_spdx(doc, max_components, limits.max_sbom_field_chars))
         return SbomDocument("spdx", components, _time(_get(doc, "creationInfo", {}), "created"))
     raise SbomInvalidError("SBOM is neither CycloneDX (bomFormat) nor SPDX (spdxVersion) JSON")
 
@@ -89,11 +91,11 @@ def _time(doc: Mapping[str, Any], key: str) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def _purl(text: object, where: str) -> PackageURL | None:
+def _purl(text: object, where: str, cap: int) -> PackageURL | None:
     if text is None or text == "":
         return None
-    if not isinstance(text, str) or len(text) > 4096:
-        raise SbomInvalidError(f"{where}: purl is not a string of at most 4096 characters")
+    if not isinstance(text, str) or len(text) > cap:
+        raise SbomInvalidError(f"{where}: purl is not a string of at most {cap} characters (max_sbom_field_chars)")
     try:
         return PackageURL.from_string(text)
     except ValueError as exc:
@@ -130,7 +132,13 @@ def _cyclonedx_licenses(entries: object, where: str) -> str | None:
     return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
 
 
-def _cyclonedx(doc: Mapping[str, Any], limit: int, max_depth: int) -> Iterator[SbomComponent]:
+def _licence(expression: str | None, where: str, cap: int) -> str | None:
+    if expression is not None and len(expression) > cap:
+        raise SbomInvalidError(f"{where}: licence expression is longer than {cap} characters (max_sbom_field_chars)")
+    return expression
+
+
+def _cyclonedx(doc: Mapping[str, Any], limit: int, max_depth: int, cap: int) -> Iterator[SbomComponent]:
     stack: list[tuple[list[Any], int]] = [(_get(doc, "components", []), 1)]
     seen = 0
     while stack:
@@ -148,8 +156,8 @@ def _cyclonedx(doc: Mapping[str, Any], limit: int, max_depth: int) -> Iterator[S
             yield SbomComponent(
                 name,
                 _text(item.get("version"), where, "version"),
-                _purl(item.get("purl"), where),
-                _cyclonedx_licenses(item.get("licenses"), where),
+                _purl(item.get("purl"), where, cap),
+                _licence(_cyclonedx_licenses(item.get("licenses"), where), where, cap),
             )
             nested = item.get("components")
             if nested is not None:
@@ -161,7 +169,7 @@ def _cyclonedx(doc: Mapping[str, Any], limit: int, max_depth: int) -> Iterator[S
 _NO_LICENCE = frozenset({"NOASSERTION", "NONE", ""})
 
 
-def _spdx(doc: Mapping[str, Any], limit: int) -> Iterator[SbomComponent]:
+def _spdx(doc: Mapping[str, Any], limit: int, cap: int) -> Iterator[SbomComponent]:
     packages = _get(doc, "packages", [])
     if len(packages) > limit:
         raise SbomInvalidError(f"SBOM lists {len(packages)} packages, more than {limit} (max_sbom_components)")
@@ -175,7 +183,7 @@ def _spdx(doc: Mapping[str, Any], limit: int) -> Iterator[SbomComponent]:
             raise SbomInvalidError(f"{where}: externalRefs is not a list")
         for ref in refs:
             if isinstance(ref, Mapping) and ref.get("referenceType") == "purl":
-                purl = _purl(ref.get("referenceLocator"), where)
+                purl = _purl(ref.get("referenceLocator"), where, cap)
                 break
         licence = None
         for field in ("licenseConcluded", "licenseDeclared"):
@@ -187,5 +195,5 @@ def _spdx(doc: Mapping[str, Any], limit: int) -> Iterator[SbomComponent]:
             _text(package.get("name"), where, "name") or "",
             _text(package.get("versionInfo"), where, "versionInfo"),
             purl,
-            licence,
+            _licence(licence, where, cap),
         )

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from verifier.limits import Limits
 from verifier.sbomrules import SbomInvalidError, compile_sbom_rules, read_sbom
 
 NOW = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
@@ -201,7 +202,7 @@ def test_deep_nesting_and_too_many_components_are_bounded():
         read_sbom(_bom(deep))
     many = _bom(*({"name": f"c{i}"} for i in range(1001)))
     with pytest.raises(SbomInvalidError, match="more than 1000 components"):
-        read_sbom(many, max_components=1000)
+        read_sbom(many, limits=Limits(max_sbom_components=1000))
 
 
 def test_five_thousand_components_against_a_hundred_rules_is_fast():
