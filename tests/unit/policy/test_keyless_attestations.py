@@ -136,8 +136,36 @@ def test_attestation_shorthands_become_predicate_type_uris():
             "spec.attestations[0].authorities[0]: no authority named 'nope'",
             id="unknown authority",
         ),
+        pytest.param(
+            [KEYLESS],
+            {"attestations": [{"name": "s", "predicateType": "cyclonedx",
+                               "sbom": {"deny": [{"name": "r", "purl": "pkg:maven/g/a",
+                                                  "versions": "vers:maven/<<"}]}}]},
+            "spec.attestations[0].sbom.deny[0].versions: 'vers:maven/<<' is not a vers range",
+            id="SBOM rule with a malformed vers range",
+        ),
+        pytest.param(
+            [KEYLESS],
+            {"attestations": [{"name": "s", "predicateType": "cyclonedx",
+                               "sbom": {"deny": [{"name": "r", "purl": "pkg:nosuchtype/a"}]}}]},
+            "spec.attestations[0].sbom.deny[0].purl: unknown purl type 'nosuchtype'",
+            id="SBOM rule with an unknown purl type",
+        ),
+        pytest.param(
+            [KEYLESS],
+            {"attestations": [{"name": "s", "predicateType": "spdxjson",
+                               "sbom": {"licenses": {"allow": ["MIT", "MIT AND"]}}}]},
+            "spec.attestations[0].sbom.licenses.allow[1]",
+            id="SBOM licence allow-list with an invalid SPDX id",
+        ),
+        pytest.param(
+            [KEYLESS],
+            {"attestations": [{"name": "s", "predicateType": "slsaprovenance", "sbom": {"maxAge": "24h"}}]},
+            "spec.attestations[0].sbom: SBOM rules need a cyclonedx or spdxjson predicateType",
+            id="SBOM rules on a provenance attestation",
+        ),
     ],
-)
+)  # fmt: skip
 def test_keyless_and_attestation_problems_name_their_field(authorities, spec, fragment):
     with pytest.raises(PolicyError) as exc:
         _compile(_policy(authorities, **spec))
