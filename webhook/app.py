@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from verifier.engine import Decision, Engine, NamespaceLabels, Outcome
+from verifier.engine import Decision, Engine, NamespaceLabels, Outcome, decision_lines
 from verifier.oci import RegistryClient, RegistryConfig, request_deadline
 from verifier.policy import PolicySet, load_policy_files
 from webhook.admission import (
@@ -29,7 +29,6 @@ from webhook.admission import (
     ContainerImage,
     ReviewError,
     Unsupported,
-    denial_line,
     images_to_verify,
     parse_review,
     review_response,
@@ -327,16 +326,9 @@ def _render(found: Sequence[ContainerImage], decisions: Sequence[Decision]) -> t
     denials: list[str] = []
     warnings: list[str] = []
     for container, decision in zip(found, decisions, strict=True):
-        enforce = decision.failures("enforce")
-        warn = decision.failures("warn")
-        if decision.outcome is Outcome.DENY:
-            if enforce:
-                denials += [denial_line(container.field_path, container.image, r.policy, r.reason) for r in enforce]
-            else:
-                denials.append(denial_line(container.field_path, container.image, None, decision.reason))
-        elif decision.outcome is Outcome.WARN and not warn:
-            warnings.append(denial_line(container.field_path, container.image, None, decision.reason))
-        warnings += [denial_line(container.field_path, container.image, r.policy, r.reason) for r in warn]
+        denied, warned = decision_lines(container.field_path, container.image, decision)
+        denials += denied
+        warnings += warned
         if decision.allowed and decision.resolved_from_tag is not None and decision.digest is not None:
             warnings.append(
                 f'{container.field_path} "{container.image}": verified as {decision.digest} (tag resolved at '
