@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import jsonschema
 import pytest
 
 from verifier.cli._images import _print_decision
 from verifier.engine import Decision, Outcome, PolicyResult, decision_lines, denial_line
+from verifier.engine._decision import Evidence
 
 
 def _decision() -> Decision:
@@ -45,3 +50,25 @@ def test_a_decision_without_policies_prints_its_reason(capsys: pytest.CaptureFix
         "Decision for x: DENY",
         '  FAIL image "x": bad reference',
     ]
+
+
+def test_decision_json_follows_the_documented_schema() -> None:
+    schema = json.loads((Path(__file__).parents[3] / "schemas" / "verify-result.schema.json").read_text())
+    evidence = Evidence(
+        kind="attestation",
+        authority="a",
+        layout="legacy-att",
+        digest="sha256:" + "0" * 64,
+        code="OK",
+        reason="verified",
+        statement={"_type": "https://in-toto.io/Statement/v1", "predicate": {}},
+    )
+    result = PolicyResult(policy="p", mode="enforce", passed=True, code="OK", reason="ok", evidence=(evidence,))
+    good = Decision(
+        image="x", outcome=Outcome.ALLOW, code="OK", reason="ok", digest="sha256:" + "0" * 64, results=(result,)
+    )
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate(json.loads(json.dumps(good.to_dict())))
+    validator.validate(_decision().to_dict())
+    broken = good.to_dict() | {"outcome": "maybe"}
+    assert not validator.is_valid(broken)
