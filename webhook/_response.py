@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
+from verifier.engine import MAX_DENIAL_LINES, cut_text, denial_line, safe_text
+from verifier.engine import denial_message as webhook_denial_message
 
 from ._review import ADMISSION_API_VERSION
 
@@ -36,81 +36,11 @@ _logger = logging.getLogger(__name__)
 MAX_WARNING_CHARS = 256
 MAX_WARNINGS_TOTAL_CHARS = 4096
 MAX_MESSAGE_CHARS = 8192
-MAX_DENIAL_LINES = 20
-_MAX_QUOTED_CHARS = 300
-_ELLIPSIS = "..."
 # room kept under the total for the closing "sealgate: K more warning(s) not shown"
 _TRAILER_RESERVE = 64
 # A qualified-name part, as Kubernetes accepts for an annotation key (the API server prefixes the webhook name).
 _ANNOTATION_KEY = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 _MAX_ANNOTATION_VALUE_CHARS = 1024
-
-
-def safe_text(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` with control characters (Unicode Cc, as Go's ``unicode.IsControl``) and lone surrogates replaced.
-
-    Tabs, carriage returns and newlines become spaces (newlines are kept when ``keep_newlines``); every other
-    control character or surrogate becomes ``?``. The result is valid UTF-8 and fits an HTTP Warning header.
-    """
-    if text.isprintable() and not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    out: list[str] = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cc":
-            if ch == "\n" and keep_newlines:
-                out.append(ch)
-            else:
-                out.append(" " if ch in "\t\r\n" else "?")
-        elif category == "Cs":
-            out.append("?")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
-
-
-def _quoted(text: str) -> str:
-    """``text`` cut short and JSON-quoted (quotes, backslashes and C0 controls escaped, other controls replaced)."""
-    cut = _cut(text, _MAX_QUOTED_CHARS)
-    if any("\ud800" <= ch <= "\udfff" for ch in cut):
-        cut = "".join("?" if "\ud800" <= ch <= "\udfff" else ch for ch in cut)
-    return safe_text(orjson.dumps(cut).decode())
-
-
-def denial_line(field_path: str, image: str, policy: str | None, reason: str) -> str:
-    """One line of a denial: ``spec.containers[1].image "reg/app:1.2": policy "prod": <reason>``."""
-    head = f"{safe_text(field_path)} {_quoted(image)}"
-    if policy is not None:
-        head = f"{head}: policy {_quoted(policy)}"
-    return f"{head}: {safe_text(reason)}"
-
-
-def webhook_denial_message(lines: Sequence[str], *, max_lines: int = MAX_DENIAL_LINES) -> str:
-    """The ``status.message`` of a denial made of ``lines`` (one per failing container and policy).
-
-    One line is returned as it is. Several are listed one per line under a count, since the API server prints
-    ``admission webhook "<name>" denied the request: <message>`` and kubectl shows it verbatim::
-
-        2 verification failures:
-        - spec.containers[0].image "a": ...
-        - spec.initContainers[0].image "b": ...
-
-    At most ``max_lines`` are listed, then ``- ... and K more``.
-    """
-    unique = list(dict.fromkeys(safe_text(line) for line in lines))
-    if not unique:
-        return "denied by sealgate"
-    if len(unique) == 1:
-        return unique[0]
-    shown = unique[: max(max_lines, 1)]
-    text = f"{len(unique)} verification failures:\n" + "\n".join(f"- {line}" for line in shown)
-    if len(unique) > len(shown):
-        text += f"\n- ... and {len(unique) - len(shown)} more"
-    return text
 
 
 def _warnings(warnings: Sequence[str]) -> list[str]:
@@ -120,7 +50,7 @@ def _warnings(warnings: Sequence[str]) -> list[str]:
     total = 0
     dropped = 0
     for raw in warnings:
-        text = _cut(safe_text(raw).strip(), MAX_WARNING_CHARS)
+        text = cut_text(safe_text(raw).strip(), MAX_WARNING_CHARS)
         if not text or text in seen:
             continue
         seen.add(text)
@@ -141,7 +71,7 @@ def _audit_annotations(annotations: Mapping[str, str]) -> dict[str, str]:
         if not _ANNOTATION_KEY.fullmatch(key):
             _logger.debug("dropped audit annotation with invalid key %r", key)
             continue
-        out[key] = _cut(safe_text(str(value)), _MAX_ANNOTATION_VALUE_CHARS)
+        out[key] = cut_text(safe_text(str(value)), _MAX_ANNOTATION_VALUE_CHARS)
     return out
 
 
@@ -161,7 +91,7 @@ def review_response(
     """
     response: dict[str, Any] = {"uid": uid, "allowed": allowed}
     if not allowed:
-        text = _cut(safe_text(message or "denied by sealgate", keep_newlines=True), MAX_MESSAGE_CHARS)
+        text = cut_text(safe_text(message or "denied by sealgate", keep_newlines=True), MAX_MESSAGE_CHARS)
         response["status"] = {"code": 403, "reason": safe_text(reason or "Forbidden"), "message": text}
     cleaned = _warnings(warnings)
     if cleaned:

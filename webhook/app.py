@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from verifier.engine import Decision, Engine, NamespaceLabels, Outcome, PolicyResult
+from verifier.engine import Decision, Engine, NamespaceLabels, Outcome, decision_lines
 from verifier.oci import RegistryClient, RegistryConfig, request_deadline
 from verifier.policy import PolicySet, load_policy_files
 from webhook.admission import (
@@ -29,7 +29,6 @@ from webhook.admission import (
     ContainerImage,
     ReviewError,
     Unsupported,
-    denial_line,
     images_to_verify,
     parse_review,
     review_response,
@@ -322,38 +321,14 @@ async def _admit(state: _State, review: AdmissionRequest) -> tuple[dict[str, Any
     return answer, decisions, "warned" if any(d.outcome is Outcome.WARN for d in decisions) else "allowed"
 
 
-#: lines one container may add to a denial or to the warnings (an SBOM may deny hundreds of components)
-LINES_PER_CONTAINER = 10
-
-
-def _lines(
-    container: ContainerImage, results: Sequence[PolicyResult], texts: Callable[[PolicyResult], Sequence[str]]
-) -> list[str]:
-    """One line per text of each result, at most LINES_PER_CONTAINER, the last saying how many more."""
-    out = [denial_line(container.field_path, container.image, r.policy, t) for r in results for t in texts(r)]
-    if len(out) > LINES_PER_CONTAINER:
-        more = len(out) - LINES_PER_CONTAINER + 1
-        out = out[: LINES_PER_CONTAINER - 1]
-        out.append(denial_line(container.field_path, container.image, None, f"and {more} more"))
-    return out
-
-
 def _render(found: Sequence[ContainerImage], decisions: Sequence[Decision]) -> tuple[list[str], list[str]]:
     """Denial lines and warnings, one per failing container and policy."""
     denials: list[str] = []
     warnings: list[str] = []
     for container, decision in zip(found, decisions, strict=True):
-        enforce = decision.failures("enforce")
-        warn = decision.failures("warn")
-        if decision.outcome is Outcome.DENY:
-            if enforce:
-                denials += _lines(container, enforce, PolicyResult.lines)
-            else:
-                denials.append(denial_line(container.field_path, container.image, None, decision.reason))
-        elif decision.outcome is Outcome.WARN and not warn:
-            warnings.append(denial_line(container.field_path, container.image, None, decision.reason))
-        warnings += _lines(container, warn, PolicyResult.lines)
-        warnings += _lines(container, decision.results, lambda r: r.warnings)
+        denied, warned = decision_lines(container.field_path, container.image, decision)
+        denials += denied
+        warnings += warned
         if decision.allowed and decision.resolved_from_tag is not None and decision.digest is not None:
             warnings.append(
                 f'{container.field_path} "{container.image}": verified as {decision.digest} (tag resolved at '

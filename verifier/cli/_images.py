@@ -33,7 +33,7 @@ from verifier.cosign import (
     sign_image,
     verify_image,
 )
-from verifier.engine import Decision, Engine, check_signature
+from verifier.engine import Decision, Engine, check_signature, decision_lines, safe_text
 from verifier.errors import NoSignaturesError, RegistryError, UsageError
 from verifier.oci import Reference, RegistryClient
 from verifier.policy import CompiledAuthority, load_policy_files
@@ -316,12 +316,13 @@ def _print_decision(decision: Decision) -> None:
     print(f"Decision for {decision.reference or decision.image}: {decision.outcome.value.upper()}")
     if decision.resolved_from_tag is not None and decision.digest is not None:
         print(f"  tag {decision.resolved_from_tag!r} resolved to {decision.digest}")
-    if not decision.results:
-        print(f"  {decision.reason}")
     for result in decision.results:
-        mark = "PASS" if result.passed else "FAIL"
-        print(f'  {mark} policy "{result.policy}" ({result.mode}): {result.reason}')
-        for line in result.details[1:]:
-            print(f"       {line}")
-        for line in result.warnings:
-            print(f'  WARN policy "{result.policy}": {line}')
+        if result.passed:
+            print(f'  PASS policy "{result.policy}" ({result.mode})')
+    denials, warnings = decision_lines("image", decision.image, decision)
+    for line in denials:
+        print(f"  FAIL {line}")
+    for line in warnings:
+        print(f"  WARN {line}")
+    if not decision.results and not denials and not warnings:
+        print(f"  {safe_text(decision.reason)}")

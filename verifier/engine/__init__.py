@@ -14,8 +14,10 @@ from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._engine import Engine, EngineStats, NamespaceLabels
 from verifier.engine._judge import check_signature, judge
+from verifier.engine._render import MAX_DENIAL_LINES, cut_text, decision_lines, denial_line, denial_message, safe_text
 
 __all__ = [
+    "MAX_DENIAL_LINES",
     "Decision",
     "Engine",
     "EngineStats",
@@ -25,5 +27,10 @@ __all__ = [
     "SingleFlight",
     "TTLCache",
     "check_signature",
+    "cut_text",
+    "decision_lines",
+    "denial_line",
+    "denial_message",
     "judge",
+    "safe_text",
 ]
