@@ -85,7 +85,11 @@ def _command_of(argv: Sequence[str]) -> tuple[str | None, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command, _ = _command_of(argv)
+    command, at = _command_of(argv)
+    rest = argv[at + 1 :]
+    if command == "sbom" and rest[:1] == ["check"]:  # `sealgate sbom check`: its own module and parser
+        verbose = any(a in ("-v", "--verbose") for a in argv[:at])
+        return _guarded(lambda: int(importlib.import_module("verifier.cli._sbom_check").run(rest[1:])), verbose)
     args = build_parser(command, lazy=True).parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")

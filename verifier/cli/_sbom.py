@@ -1,7 +1,8 @@
 """``sealgate sbom``: a CycloneDX SBOM of an image, optionally attested in the same step.
 
 Only argparse is loaded to build this parser; the generator (and cyclonedx-python-lib) is imported when the
-command runs, so ``sealgate sbom --help`` stays fast.
+command runs, so ``sealgate sbom --help`` stays fast. ``sealgate sbom check`` is dispatched before this parser
+(see :func:`verifier.cli.main`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         description="Catalog every package in SOURCE (dpkg, apk, rpm, Python, npm, Go and Rust binaries, Java "
         "archives) into a CycloneDX JSON SBOM. SOURCE is named as skopeo names it: REF or docker://REF (a tag is "
         "resolved to its digest), oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], or "
-        "dir:ROOTFS. Layers are streamed and never unpacked; what a later layer deletes is not reported.",
+        "dir:ROOTFS. Layers are streamed and never unpacked; what a later layer deletes is not reported. "
+        "`sealgate sbom check SBOM --policy P` checks an SBOM against a policy (see `sealgate sbom check -h`).",
     )
     sbom.add_argument("source", metavar="SOURCE")
     sbom.add_argument(

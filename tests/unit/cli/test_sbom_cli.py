@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -89,6 +90,15 @@ def test_usage_errors(argv, code, fragment, capsys):
 def test_unwritable_output_is_one_line(archive, capsys):
     code, _, stderr = run(capsys, ["sbom", f"oci-archive:{archive}", "-o", "/nonexistent/dir/out.json"])
     assert code == 2 and "-o /nonexistent/dir/out.json: No such file or directory" in stderr
+
+
+def test_sbom_check_is_handed_to_its_own_module(monkeypatch, capsys):
+    seen = []
+    module = types.ModuleType("verifier.cli._sbom_check")
+    module.run = lambda argv: seen.append(argv) or 7  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "verifier.cli._sbom_check", module)
+    assert main(["-v", "sbom", "check", "sbom.json", "--policy", "p.yaml"]) == 7
+    assert seen == [["sbom.json", "--policy", "p.yaml"]]
 
 
 def test_the_command_table_matches_what_the_modules_register():
