@@ -128,12 +128,24 @@ class SbomVerdict:
         return [f.message for f in self.findings if f.mode == mode]
 
 
+def _version(component: SbomComponent) -> str | None:
+    """The version to compare: the purl's, with the epoch put back where a purl keeps it in a qualifier (Trivy
+    writes ``pkg:deb/debian/zlib1g@1.2.13.dfsg-1?epoch=1``; syft writes ``@1:1.2.13.dfsg-1``)."""
+    purl = component.purl
+    text = (purl.version if purl is not None else None) or component.version
+    qualifiers = purl.qualifiers if purl is not None and isinstance(purl.qualifiers, dict) else {}
+    epoch = qualifiers.get("epoch")
+    if text and epoch and ":" not in text:
+        text = f"{epoch}:{text}"
+    return text
+
+
 def _display(component: SbomComponent) -> str:
     if component.purl is None:
         return f"{component.name}@{component.version or '?'}"
     p = component.purl
     base = f"pkg:{p.type}/{p.namespace + '/' if p.namespace else ''}{p.name}"
-    version = p.version or component.version
+    version = _version(component)
     return f"{base}@{version}" if version else base
 
 
@@ -202,7 +214,7 @@ class CompiledSbomRules:
             return False
         if match.versions is None:
             return True
-        text = purl.version or component.version
+        text = _version(component)
         if not text:
             return None
         scheme: str = str(match.versions.scheme)
