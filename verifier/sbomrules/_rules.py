@@ -124,9 +124,6 @@ class SbomVerdict:
     def denied(self) -> bool:
         return any(f.mode == "enforce" for f in self.findings)
 
-    def lines(self, mode: Mode) -> list[str]:
-        return [f.message for f in self.findings if f.mode == mode]
-
 
 def _version(component: SbomComponent) -> str | None:
     """The version to compare: the purl's, with the epoch put back where a purl keeps it in a qualifier (Trivy
