@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +44,21 @@ __all__ = [
     "KubeUnavailableError",
     "Resource",
     "default_kubeconfig",
+    "is_namespace_name",
     "kubeconfig_contexts",
 ]
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 _IN_CLUSTER = "in-cluster"
+#: what Kubernetes accepts as a namespace (an RFC 1123 label) and as an object name (an RFC 1123 subdomain):
+#: checked before either becomes part of a URL path, so a name can never add a segment or a query
+_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+_SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?")
+
+
+def is_namespace_name(text: str) -> bool:
+    """Whether Kubernetes would accept ``text`` as a namespace's name (an RFC 1123 label)."""
+    return _LABEL.fullmatch(text) is not None
 
 
 class KubeError(SealgateError):
@@ -91,9 +102,16 @@ class Resource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    def path(self, namespace: str | None) -> str:
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """The collection's path (in ``namespace``), or one object's with ``name``; :class:`KubeError` when
+        either is not a valid Kubernetes name."""
         root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        return f"{root}/namespaces/{namespace}/{self.plural}" if namespace else f"{root}/{self.plural}"
+        if namespace and not is_namespace_name(namespace):
+            raise KubeError(f"{namespace[:80]!r} is not a valid namespace name (an RFC 1123 label)")
+        if name is not None and not _SUBDOMAIN.fullmatch(name):
+            raise KubeError(f"{name[:80]!r} is not a valid {self.kind} name (an RFC 1123 subdomain)")
+        collection = f"{root}/namespaces/{namespace}/{self.plural}" if namespace else f"{root}/{self.plural}"
+        return f"{collection}/{name}" if name is not None else collection
 
 
 RESOURCES: dict[str, Resource] = {

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from verifier.errors import Reason, SealgateError
-from verifier.kubeapi import KubeClient
+from verifier.kubeapi import RESOURCES, KubeClient
 from webhook.settings import WebhookSettings
 
 __all__ = ["KubeNamespaceLabels", "NamespaceLookupError"]
@@ -51,7 +51,7 @@ class KubeNamespaceLabels:
         return labels
 
     def _fetch(self, name: str) -> Mapping[str, str] | None:
-        namespace = self._client.get(f"/api/v1/namespaces/{name}")
+        namespace = self._client.get(RESOURCES["namespaces"].path(None, name))
         if namespace is None:
             return None
         metadata = namespace.get("metadata")

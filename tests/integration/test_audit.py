@@ -362,7 +362,7 @@ def test_write_reports_applies_policyreports_and_empties_stale_ones(world, tmp_p
     [
         pytest.param(lambda api: setattr(api, "report_crds", False), "PolicyReport CRDs are not installed",
                      id="CRDs missing"),
-        pytest.param(lambda api: setattr(api, "report_writers", set()), "needs get, list, create and patch",
+        pytest.param(lambda api: setattr(api, "report_writers", set()), "needs list, create and patch",
                      id="RBAC forbids writing"),
     ],
 )
@@ -383,3 +383,13 @@ def test_write_reports_refuses_files(world, capsys, tmp_path):
     manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: y}\nspec: {containers: []}\n")
     assert main(["audit", "--quiet", "--from-file", str(manifest), "--write-reports"]) == 2
     assert "--write-reports writes into audited clusters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("namespace", ["../kube-system", "prod/pods", "Prod", "a?watch=true"])
+def test_a_namespace_that_is_not_a_name_is_a_usage_error(namespace, capsys):
+    """-n values become URL path segments: anything Kubernetes would not accept as a namespace is refused
+    before any request, with the option named and exit code 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "-n", namespace, "--policy", "unused"])
+    assert exc.value.code == 2
+    assert "is not a namespace name" in capsys.readouterr().err

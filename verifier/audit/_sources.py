@@ -131,7 +131,7 @@ def _labels_one_by_one(client: KubeClient, namespaces: list[str]) -> dict[str, M
     labels: dict[str, Mapping[str, str]] = {}
     for name in namespaces:
         try:
-            namespace = client.get(f"/api/v1/namespaces/{name}")
+            namespace = client.get(RESOURCES["namespaces"].path(None, name))
         except KubeError:
             continue  # unknown labels: a policy that selects by label reports the image as not checked
         metadata = namespace.get("metadata") if namespace else None

@@ -44,17 +44,16 @@ class ReportsWritten:
 
 def _path(kind: str, name: str, namespace: str) -> str:
     resource = _NAMESPACED if kind == "PolicyReport" else _CLUSTER
-    return f"{resource.path(namespace or None)}/{name}"
+    return resource.path(namespace or None, name)
 
 
 def _apply(client: KubeClient, document: dict[str, Any]) -> None:
     metadata = document["metadata"]
-    path = _path(document["kind"], metadata["name"], metadata.get("namespace", ""))
     try:
-        client.apply(path, document)
+        client.apply(_path(document["kind"], metadata["name"], metadata.get("namespace", "")), document)
     except KubeForbiddenError as exc:
         raise ReportWriteError(
-            f"{exc.message} (writing reports needs get, list, create and patch on policyreports and "
+            f"{exc.message} (writing reports needs list, create and patch on policyreports and "
             "clusterpolicyreports in wgpolicyk8s.io)"
         ) from None
     except KubeError as exc:

@@ -40,7 +40,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     contexts.add_argument("--all-contexts", action="store_true", help="audit every context of the kubeconfig")
     spaces = where.add_mutually_exclusive_group()
-    spaces.add_argument("-n", "--namespace", action="append", default=[], metavar="NS", help="namespace; repeatable")
+    spaces.add_argument(
+        "-n", "--namespace", action="append", default=[], type=_namespace, metavar="NS", help="namespace; repeatable"
+    )
     spaces.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
     where.add_argument(
         "--from-file",
@@ -65,12 +67,20 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--write-reports",
         action="store_true",
         help="also server-side apply the wgpolicyk8s.io/v1alpha2 PolicyReports into each audited cluster "
-        "(needs the PolicyReport CRDs and get/list/create/patch on them; reports of namespaces without "
+        "(needs the PolicyReport CRDs and list/create/patch on them; reports of namespaces without "
         "findings any more are emptied)",
     )
     audit.add_argument("--quiet", action="store_true", help="no progress bar")
     add_registry_options(audit)
     audit.set_defaults(func=_run)
+
+
+def _namespace(text: str) -> str:
+    from verifier.kubeapi import is_namespace_name
+
+    if not is_namespace_name(text):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a namespace name (an RFC 1123 label)")
+    return text
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from verifier.audit import AuditReport, ClusterSummary, Finding, Severity, Workload, policyreport_documents
 from verifier.cli import build_parser
 from verifier.policy import load_policy_files
 
@@ -77,6 +78,15 @@ def render(values: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
     return docs
+
+
+def _report_name(kind: str) -> str:
+    """The name sealgate's own code gives the in-cluster audit's PolicyReport or ClusterPolicyReport."""
+    finding = Finding("SG001", Severity.MEDIUM, "in-cluster", "shop", Workload("Pod", "web"), "web", "containers",
+                      "reg.test/app:v1", "tag not digest", None, {})
+    report = AuditReport("2026-12-05T11:00:00Z", "0.1.0", [ClusterSummary("in-cluster", "")], [finding])
+    docs = policyreport_documents(report)
+    return next(d["metadata"]["name"] for d in docs if d["kind"].startswith(kind))
 
 
 def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -380,9 +390,12 @@ def test_rbac_is_least_privilege(case: tuple[str, dict[str, Any], list[dict[str,
     for doc in docs:
         if doc["kind"] == "ClusterRole":
             for rule in doc["rules"]:
-                if rule["apiGroups"] == ["wgpolicyk8s.io"]:  # the audit writes its reports, nothing else
+                if rule["apiGroups"] == ["wgpolicyk8s.io"]:  # the audit writes its own reports, nothing else
                     assert rule["resources"] == ["policyreports", "clusterpolicyreports"]
-                    assert rule["verbs"] == ["get", "list", "create", "patch"]
+                    if rule["verbs"] == ["patch"]:  # every apply; limited to the names sealgate writes in-cluster
+                        assert rule["resourceNames"] == [_report_name("PolicyReport"), _report_name("Cluster")]
+                    else:
+                        assert rule["verbs"] == ["list", "create"] and "resourceNames" not in rule
                     continue
                 assert set(rule["verbs"]) <= {"get", "list", "watch"} and "*" not in rule["resources"]
                 assert "secrets" not in rule["resources"]

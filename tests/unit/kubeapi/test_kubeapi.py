@@ -127,3 +127,21 @@ def test_missing_context_file_and_unreachable_server(tmp_path):
     client = KubeClient.from_url(f"http://127.0.0.1:{port}")
     with pytest.raises(KubeUnavailableError, match="Kubernetes API unavailable"):
         client.get("/api/v1/namespaces/a")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [("../kube-system", None), ("a/b", None), ("A", None), ("x" * 64, None), ("a?watch=1", None),
+     ("a", "../../secrets"), ("a", "x/y"), ("a", ""), ("a", "x" * 254), ("a", "r?dryRun=All")],
+)
+def test_names_that_would_change_a_url_path_are_refused(namespace, name):
+    """Namespaces and object names reach URL paths (``-n``, an AdmissionReview's namespace, reports being
+    written): anything Kubernetes would not accept as a name is an error before a request is made."""
+    with pytest.raises(KubeError, match="is not a valid"):
+        RESOURCES["pods"].path(namespace, name)
+
+
+def test_valid_names_make_the_expected_paths():
+    assert RESOURCES["pods"].path("team-a") == "/api/v1/namespaces/team-a/pods"
+    assert RESOURCES["deployments"].path("a", "web.v2") == "/apis/apps/v1/namespaces/a/deployments/web.v2"
+    assert RESOURCES["namespaces"].path(None, "kube-system") == "/api/v1/namespaces/kube-system"
