@@ -33,6 +33,6 @@ def render(report: AuditReport, output: str, *, color: bool = False) -> str:
     raise ValueError(f"unknown output {output!r}")
 
 
-def report_exit_code(report: AuditReport, fail_on: Severity) -> int:
-    """0 when no finding is at or above ``fail_on``, else 1."""
-    return 1 if any(f.severity >= fail_on for f in report.findings) else 0
+def report_exit_code(report: AuditReport, fail_on: Severity | None) -> int:
+    """0 when no finding is at or above ``fail_on`` (or ``fail_on`` is None: never), else 1."""
+    return 1 if fail_on is not None and any(f.severity >= fail_on for f in report.findings) else 0

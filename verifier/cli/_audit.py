@@ -59,9 +59,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     audit.add_argument("-o", "--output-file", metavar="FILE", help="write the report to FILE instead of stdout")
     audit.add_argument(
         "--fail-on",
-        choices=_SEVERITIES,
+        choices=(*_SEVERITIES, "never"),
         default="low",
-        help="exit 1 when a finding is at least this severe (default: low)",
+        help="exit 1 when a finding is at least this severe (default: low); never: exit 0 whatever was found "
+        "(the audit CronJob: findings go to its reports, a failed Job means the audit itself failed)",
     )
     audit.add_argument(
         "--write-reports",
@@ -112,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     if args.write_reports:
         _write_reports(report, targets)
-    return report_exit_code(report, Severity.parse(args.fail_on))
+    return report_exit_code(report, None if args.fail_on == "never" else Severity.parse(args.fail_on))
 
 
 def _write_reports(report: Any, targets: list[Target]) -> None:

@@ -95,11 +95,14 @@ def test_html_is_self_contained_and_escaped():
     assert page.count('class="bar"') == 5 + 3 + 3  # severities, namespaces, rules
 
 
-@pytest.mark.parametrize(("fail_on", "code"), [("critical", 0), ("high", 0), ("medium", 1), ("info", 1)])
+@pytest.mark.parametrize(
+    ("fail_on", "code"), [("critical", 0), ("high", 0), ("medium", 1), ("info", 1), ("never", 0)]
+)
 def test_exit_code_follows_fail_on(fail_on, code):
     report = _report()
     report.findings = report.findings[1:]  # medium at worst
-    assert report_exit_code(report, Severity.parse(fail_on)) == code
+    assert report_exit_code(report, None if fail_on == "never" else Severity.parse(fail_on)) == code
+    assert report_exit_code(_report(), None if fail_on == "never" else Severity.parse(fail_on)) == (fail_on != "never")
 
 
 def test_cli_on_manifests_without_policies(tmp_path, capsys, monkeypatch):

@@ -119,8 +119,10 @@ MATRIX: dict[str, dict[str, Any]] = {
         "policy": {"policies": [POLICY]},
         "keys": {"publicKeys": {"cosign.pub": PUBLIC_KEY}},
     },
-    "audit CronJob": {"audit": {"enabled": True, "extraArgs": ["--fail-on", "high"]}},
-    "audit CronJob printing its reports only": {"audit": {"enabled": True, "writeReports": False}},
+    "audit CronJob": {"audit": {"enabled": True, "extraArgs": ["--quiet"]}},
+    "audit CronJob printing its reports, failing on high": {
+        "audit": {"enabled": True, "writeReports": False, "failOn": "high"}
+    },
     "ServiceMonitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
     "NetworkPolicy": {"networkPolicy": {"enabled": True}},
     "one replica": {"replicaCount": 1},
@@ -313,6 +315,7 @@ def test_audit_cronjob_arguments_are_what_sealgate_audit_accepts(
     assert args.command == "audit"
     assert args.output == "policyreport"
     assert args.write_reports is values["audit"].get("writeReports", True)
+    assert args.fail_on == values["audit"].get("failOn", "never")  # findings alone do not fail (and retry) the Job
     mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
     assert all(path in mounts for path in args.policy), (args.policy, mounts)
 
@@ -482,6 +485,7 @@ def test_optional_objects_appear_only_when_enabled(case: tuple[str, dict[str, An
         (container,) = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
         assert container["args"] == [
             "audit", "-A", "--policy", "/etc/sealgate/policies", "--output", "policyreport",
+            "--fail-on", values["audit"].get("failOn", "never"),
             *(["--write-reports"] if values["audit"].get("writeReports", True) else []),
             *values["audit"].get("extraArgs", []),
         ]  # fmt: skip
