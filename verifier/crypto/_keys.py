@@ -18,7 +18,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,9 @@ import nacl.secret
 import nacl.utils
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from cryptography.utils import CryptographyDeprecationWarning
 
 from verifier.errors import KeyFileError, PasswordError, UsageError
 from verifier.limits import DEFAULT_LIMITS
@@ -133,18 +136,20 @@ def _check_public(key: object, what: str) -> VerifyingKey:
         return key
     if isinstance(key, ed25519.Ed25519PublicKey):
         return key
-    if isinstance(key, dsa.DSAPublicKey):
-        raise KeyFileError(f"{what}: DSA keys are not supported (use ECDSA, RSA or Ed25519)")
-    raise KeyFileError(f"{what}: unsupported key type {type(key).__name__} (use ECDSA, RSA or Ed25519)")
+    raise _unsupported(key, what)
+
+
+def _unsupported(key: object, what: str) -> KeyFileError:
+    if type(key).__name__.startswith("DSA"):  # by name: cryptography deprecates its dsa module and will remove it
+        return KeyFileError(f"{what}: DSA keys are not supported (use ECDSA, RSA or Ed25519)")
+    return KeyFileError(f"{what}: unsupported key type {type(key).__name__} (use ECDSA, RSA or Ed25519)")
 
 
 def _check_private(key: object, what: str) -> SigningKey:
     if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
         _check_public(key.public_key(), what)
         return key
-    if isinstance(key, dsa.DSAPrivateKey):
-        raise KeyFileError(f"{what}: DSA keys are not supported (use ECDSA, RSA or Ed25519)")
-    raise KeyFileError(f"{what}: unsupported key type {type(key).__name__} (use ECDSA, RSA or Ed25519)")
+    raise _unsupported(key, what)
 
 
 # --- generation and encryption ------------------------------------------------------------------------
@@ -281,11 +286,21 @@ def load_private_key(pem: bytes, password: bytes | Callable[[], bytes], *, sourc
     else:
         raise KeyFileError(f"{what}: unsupported PEM block {label!r}")
     try:
-        key = serialization.load_der_private_key(der, password=None)
+        with _dsa_refused_quietly():
+            key = serialization.load_der_private_key(der, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         _logger.debug("%s: cryptography refused the %s: %s", what, label, exc)
         raise KeyFileError(f"{what}: cannot parse the {label} block (malformed or unsupported encoding)") from None
     return _check_private(key, what)
+
+
+@contextmanager
+def _dsa_refused_quietly() -> Iterator[None]:
+    """cryptography 51 warns when it parses a DSA key; sealgate refuses DSA keys with its own error, so the
+    warning would only be noise beside it (and an exception where warnings are errors)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="DSA is deprecated", category=CryptographyDeprecationWarning)
+        yield
 
 
 # --- public keys --------------------------------------------------------------------------------------
@@ -306,7 +321,8 @@ def load_public_key(pem: bytes, *, source: str | None = None) -> VerifyingKey:
     if label not in ("PUBLIC KEY", "RSA PUBLIC KEY"):
         raise KeyFileError(f"{what}: unsupported PEM block {label!r} (expected PUBLIC KEY)")
     try:
-        key = serialization.load_der_public_key(der)
+        with _dsa_refused_quietly():
+            key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm) as exc:
         _logger.debug("%s: cryptography refused the %s: %s", what, label, exc)
         raise KeyFileError(f"{what}: cannot parse the {label} block (malformed or unsupported encoding)") from None
