@@ -37,7 +37,8 @@ import orjson  # noqa: E402
 
 from tools.localregistry import LocalRegistry  # noqa: E402
 from verifier.cosign import generate_signing_key, public_key_pem, sign_image  # noqa: E402
-from verifier.oci import OCI_MANIFEST, Reference, RegistryClient  # noqa: E402
+from verifier.oci import OCI_MANIFEST, Reference  # noqa: E402
+from verifier.registry import RegistryClient  # noqa: E402
 
 TARGET_SECONDS = 15.0
 TARGET_RSS_MB = 300.0

@@ -27,8 +27,8 @@ from benchmarks._common import make_key, push_image_named, sign  # noqa: E402
 from tools.localregistry import LocalRegistry  # noqa: E402
 from verifier.cli import main as sealgate  # noqa: E402
 from verifier.engine import Engine  # noqa: E402
-from verifier.oci import RegistryClient  # noqa: E402
 from verifier.policy import PolicySet, load_policy_files  # noqa: E402
+from verifier.registry import RegistryClient  # noqa: E402
 from verifier.sbomrules import read_sbom  # noqa: E402
 
 TARGET_WARM_RATIO = 1.1

@@ -35,7 +35,8 @@ from verifier.cosign import (  # noqa: E402
     sign_image,
     verify_image,
 )
-from verifier.oci import MANIFEST_ACCEPT, OCI_MANIFEST, Reference, RegistryClient  # noqa: E402
+from verifier.oci import MANIFEST_ACCEPT, OCI_MANIFEST, Reference  # noqa: E402
+from verifier.registry import RegistryClient  # noqa: E402
 
 TARGET_COLD_REQUESTS = 3
 TARGET_RATIO = 1.3

@@ -23,7 +23,8 @@ from tools.testimages import build_image, push_image
 from tools.webhookserver import free_port, start_webhook
 from verifier.cli import main as sealgate
 from verifier.cosign import attachment_tag
-from verifier.oci import OCI_MANIFEST, Digest, Reference, RegistryClient
+from verifier.oci import OCI_MANIFEST, Digest, Reference
+from verifier.registry import RegistryClient
 
 DEMO_DIR = Path(".demo")
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the demo key's password, printed on purpose

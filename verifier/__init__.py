@@ -1,6 +1,6 @@
-"""sealgate's verification engine: OCI registry access, cosign signatures, policies.
+"""sealgate's verification engine: OCI values, registry access, cosign signatures, policies.
 
-Public names are re-exported from the subpackages :mod:`verifier.oci` and :mod:`verifier.cosign`.
+Public names live in the subpackages (:mod:`verifier.oci`, :mod:`verifier.registry`, :mod:`verifier.cosign`, ...).
 """
 
 __version__ = "0.1.0"

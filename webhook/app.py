@@ -22,8 +22,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from verifier.engine import Decision, Engine, NamespaceLabels, Outcome, decision_lines
-from verifier.oci import RegistryClient, RegistryConfig, request_deadline
 from verifier.policy import PolicySet, load_policy_files
+from verifier.registry import RegistryClient, RegistryConfig, request_deadline
 from webhook.admission import (
     AdmissionRequest,
     ContainerImage,

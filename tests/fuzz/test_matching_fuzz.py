@@ -23,8 +23,9 @@ from tests.fuzz.conftest import COUNTS, Gate
 from tools.reviews import review, shape, with_images
 from verifier.cosign import generate_signing_key, public_key_pem, sign_image
 from verifier.engine import Engine, Outcome
-from verifier.oci import Reference, RegistryClient
+from verifier.oci import Reference
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient
 from webhook.app import create_app
 from webhook.settings import WebhookSettings
 

@@ -25,8 +25,8 @@ from tests.fuzz.conftest import COUNTS, KEY
 from verifier.cosign import build_simple_signing_payload, public_key_pem, sign_bytes
 from verifier.engine import Engine, Outcome
 from verifier.limits import Limits
-from verifier.oci import RegistryClient, RegistryConfig, StaticCredentials
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient, RegistryConfig, StaticCredentials
 
 ANSWERS = examples(2000)
 POISONS = examples(500)

@@ -13,7 +13,8 @@ import pytest
 from tests.support.cli import sealgate  # noqa: F401 - the fixture
 from verifier.cli import main
 from verifier.cosign._layout import DSSE_MEDIA_TYPE, SIGNATURE_ANNOTATION
-from verifier.oci import OCI_INDEX, OCI_MANIFEST, Digest, Reference, RegistryClient
+from verifier.oci import OCI_INDEX, OCI_MANIFEST, Digest, Reference
+from verifier.registry import RegistryClient
 
 pytestmark = pytest.mark.integration
 

@@ -270,8 +270,8 @@ def test_each_digest_is_verified_once(world, tmp_path, capsys):
 
     from verifier.audit import Target, run_audit
     from verifier.kubeapi import KubeClient
-    from verifier.oci import RegistryClient
     from verifier.policy import load_policy_files
+    from verifier.registry import RegistryClient
 
     h = world.host
     with KubeAPIDouble() as api:

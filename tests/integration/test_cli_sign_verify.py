@@ -11,7 +11,8 @@ import pytest
 from tools.testimages import push_index
 from verifier.cli import main
 from verifier.cosign import SIGNATURE_ANNOTATION, attachment_tag, load_public_key, verify_bytes
-from verifier.oci import OCI_MANIFEST, Digest, Reference, RegistryClient
+from verifier.oci import OCI_MANIFEST, Digest, Reference
+from verifier.registry import RegistryClient
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,8 @@ from verifier.cli import main
 from verifier.cosign import load_private_key, load_public_key, public_key_pem, read_key_file
 from verifier.cosign._attest import build_attestation_statement
 from verifier.cosign._layout import DSSE_MEDIA_TYPE, SIGNATURE_ANNOTATION, build_signature_manifest
-from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference, RegistryClient
+from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference
+from verifier.registry import RegistryClient
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,9 @@ from verifier.cosign import (
 from verifier.cosign._attest import attach_bundle
 from verifier.engine import Engine
 from verifier.errors import ManifestUnknownError
-from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference, RegistryClient
+from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient
 from webhook.app import create_app
 from webhook.settings import WebhookSettings
 

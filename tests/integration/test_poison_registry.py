@@ -41,9 +41,10 @@ from verifier.cosign import (
 from verifier.cosign._attest import attach_bundle, attest_image, build_key_bundle
 from verifier.engine import Engine, Outcome
 from verifier.limits import Limits
-from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference, RegistryClient, RegistryConfig
-from verifier.oci._breaker import BreakerState
+from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient, RegistryConfig
+from verifier.registry._breaker import BreakerState
 from webhook.app import create_app
 from webhook.settings import WebhookSettings
 

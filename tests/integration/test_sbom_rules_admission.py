@@ -13,7 +13,8 @@ import pytest
 from tests.integration.test_wrong_allows import Hook
 from tools.webhookserver import start_webhook
 from verifier.cli import main
-from verifier.oci import Digest, Reference, RegistryClient
+from verifier.oci import Digest, Reference
+from verifier.registry import RegistryClient
 
 pytestmark = pytest.mark.integration
 

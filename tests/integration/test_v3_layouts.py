@@ -21,7 +21,8 @@ from verifier.cosign._attest_check import check_attestation
 from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, FALLBACK_TAG, LEGACY_SIG, REFERRERS, discover
 from verifier.cosign._layout import SIMPLE_SIGNING_MEDIA_TYPE
 from verifier.cosign._layout import build_signature_manifest as sig_manifest
-from verifier.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference, RegistryClient
+from verifier.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference
+from verifier.registry import RegistryClient
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ import pytest
 from tests.support.sigstore_json import read_sigstore_json
 from verifier.cli import main
 from verifier.cosign import SIMPLE_SIGNING_MEDIA_TYPE, attachment_tag, build_signature_manifest
-from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference, RegistryClient
+from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference
+from verifier.registry import RegistryClient
 
 pytestmark = pytest.mark.integration
 

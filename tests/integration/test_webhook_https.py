@@ -17,7 +17,8 @@ from tools.reviews import review, shape, with_images
 from tools.webhookserver import RunningWebhook, free_port, start_webhook
 from verifier.cli import main
 from verifier.cosign import attachment_tag
-from verifier.oci import OCI_MANIFEST, Digest, Reference, RegistryClient
+from verifier.oci import OCI_MANIFEST, Digest, Reference
+from verifier.registry import RegistryClient
 from webhook.certs import write_bundle
 
 pytestmark = pytest.mark.integration

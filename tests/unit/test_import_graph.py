@@ -7,6 +7,8 @@ Read statically with ``ast`` from the source, every import counted: module level
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -31,10 +33,15 @@ REGISTRY_CLIENT_ALLOWED = frozenset(
 #: the two CLI sub-commands that start or serve the webhook (``sealgate serve``, ``sealgate certs``): the CLI is
 #: the entry point above both verifier and webhook, and these are the only places verifier/ may name webhook/
 WEBHOOK_ENTRY_POINTS = frozenset({"verifier.cli._serve", "verifier.cli._certs"})
-#: what "the registry client" is: the names of verifier.oci's I/O half, and its modules
-_CLIENT_NAMES = frozenset({"RegistryClient", "CircuitBreaker", "CredentialStore", "HostGuard"})
-_CLIENT_MODULES = frozenset(
-    f"verifier.oci.{m}" for m in ("_client", "_transport", "_auth", "_authenticator", "_breaker", "_ssrf", "_exchange")
+#: the registry client: anything in this package (transport, auth, breaker, deadlines, SSRF guard)
+REGISTRY_CLIENT = "verifier.registry"
+#: top-level modules that do I/O (network, TLS, processes, an event loop): the pure values in verifier.oci
+#: (references, digests, media types, manifests) import none of them, directly or through what they import
+IO_MODULES = frozenset(
+    {
+        *("httpx", "httpcore", "anyio", "asyncio", "certifi", "kubernetes"),
+        *("socket", "ssl", "subprocess", "urllib.request", "http.client"),
+    }
 )
 
 
@@ -112,6 +119,8 @@ def test_the_graph_is_read() -> None:
     assert len(modules()) > 100
     assert ("verifier.cli._bundle", "verifier.sigstore", "verify_bundle") in {e[:3] for e in edges()}
     assert any(e[0] == "webhook.app" and _under(e[1], "verifier.engine") for e in edges())
+    assert any(e[0] == "webhook.app" and _under(e[1], REGISTRY_CLIENT) for e in edges())
+    assert any(_under(e[0], REGISTRY_CLIENT) and _under(e[1], "verifier.oci") for e in edges())
 
 
 @pytest.mark.parametrize(
@@ -121,7 +130,9 @@ def test_the_graph_is_read() -> None:
         (("verifier.cosign", "verifier.sigstore", "verifier.policy", "verifier.crypto"), ("webhook", "verifier.cli")),
         (("verifier",), ("webhook",)),
         (("verifier.audit",), ("webhook",)),
-        (("verifier.crypto",), ("verifier.cosign", "verifier.sigstore", "verifier.oci")),
+        (("verifier.crypto",), ("verifier.cosign", "verifier.sigstore", "verifier.oci", REGISTRY_CLIENT)),
+        (("verifier.oci",), (REGISTRY_CLIENT,)),
+        (("verifier.policy", "verifier.sigstore", "verifier.crypto", "verifier.sbomrules"), (REGISTRY_CLIENT,)),
     ],
     ids=[
         "the engine imports neither the webhook nor the CLI",
@@ -129,10 +140,49 @@ def test_the_graph_is_read() -> None:
         "verifier never imports webhook (but for the serve and certs sub-commands)",
         "audit never imports the webhook",
         "keys, signatures and DSSE sit below cosign, sigstore and the registry",
+        "the OCI values do not reach the registry client",
+        "policies, sigstore, crypto and SBOM rules do not take the registry client",
     ],
 )
 def test_no_forbidden_arrow(source: tuple[str, ...], forbidden: tuple[str, ...]) -> None:
     assert _arrows(source, forbidden, entry_points=False) == []
+
+
+def test_the_oci_values_import_no_io_package() -> None:
+    """verifier.oci is the pure half of the registry split: statically, none of its modules names an I/O package
+    (at any depth: a function-level import counts)."""
+    found = sorted(
+        f"{name}:{line} imports {target}"
+        for name, path in modules().items()
+        if _under(name, "verifier.oci")
+        for target, _, line in _imports(name, path)
+        if _under(target, *IO_MODULES)
+    )
+    assert found == []
+
+
+def test_importing_the_oci_values_loads_no_io_package() -> None:
+    """... and at run time, nothing it imports (verifier.errors, orjson, ...) pulls one in either."""
+    probe = (
+        "import sys\nimport verifier.oci\nnames = sys.argv[1:]\n"
+        "print(*sorted(m for m in sys.modules if any(m == n or m.startswith(n + '.') for n in names)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, REGISTRY_CLIENT, *sorted(IO_MODULES)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    ).stdout.split()
+    assert loaded == []
+    check = subprocess.run(
+        [sys.executable, "-c", probe.replace("import verifier.oci", "import verifier.registry"), "httpx"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    ).stdout.split()
+    assert "httpx" in check, "the probe finds what the registry client loads"
 
 
 def test_only_the_serving_sub_commands_name_the_webhook() -> None:
@@ -163,9 +213,8 @@ def test_the_cosign_and_sigstore_modules_taking_the_registry_client_only_shrink(
     the registry client (and a module that stopped taking it leaves this list)."""
     takers = {
         importer
-        for importer, target, name, _ in edges()
-        if _under(importer, "verifier.cosign", "verifier.sigstore")
-        and (target in _CLIENT_MODULES or (_under(target, "verifier.oci") and name in _CLIENT_NAMES))
+        for importer, target, _, _ in edges()
+        if _under(importer, "verifier.cosign", "verifier.sigstore") and _under(target, REGISTRY_CLIENT)
     }
     assert takers - REGISTRY_CLIENT_ALLOWED == set(), "new modules in cosign/sigstore take the registry client"
     assert REGISTRY_CLIENT_ALLOWED - takers == set(), "these no longer take the registry client: drop them"
@@ -176,7 +225,7 @@ def test_function_level_relative_and_type_checking_imports_count(tmp_path: Path)
     source = tmp_path / "_probe.py"
     source.write_text(
         "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from verifier.oci import RegistryClient\n"
+        "if TYPE_CHECKING:\n    from verifier.registry import RegistryClient\n"
         "def f():\n    from verifier.sigstore import verify_bundle\n"
         "def g():\n    from . import _verify\n    from ._layout import attachment_tag\n"
     )
@@ -184,7 +233,7 @@ def test_function_level_relative_and_type_checking_imports_count(tmp_path: Path)
         ("typing", "TYPE_CHECKING"),
         ("verifier.cosign._layout", "attachment_tag"),
         ("verifier.cosign._verify", None),
-        ("verifier.oci", "RegistryClient"),
+        ("verifier.registry", "RegistryClient"),
         ("verifier.sigstore", "verify_bundle"),
     ]
 

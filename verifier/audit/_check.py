@@ -16,8 +16,9 @@ from typing import Any
 
 from verifier.engine import Decision, Engine, Outcome, PolicyResult
 from verifier.errors import InvalidDigestError, InvalidReferenceError, Reason
-from verifier.oci import Digest, Reference, RegistryClient
+from verifier.oci import Digest, Reference
 from verifier.policy import PolicySet
+from verifier.registry import RegistryClient
 
 from ._inventory import ImageUse
 from ._model import RULES, Finding, Severity

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from verifier import __version__
 from verifier.errors import SealgateError
 from verifier.kubeapi import KubeClient
-from verifier.oci import RegistryClient
 from verifier.policy import PolicySet
+from verifier.registry import RegistryClient
 
 from ._check import Checker
 from ._model import RULES, AuditReport, ClusterSummary, Finding, Workload

@@ -14,7 +14,8 @@ from verifier.errors import SealgateError, UsageError
 
 if TYPE_CHECKING:  # imported where used: `sealgate --help` and light commands do not pay for them
     from verifier.cosign import NamedKey, SigningKey
-    from verifier.oci import Reference, RegistryClient
+    from verifier.oci import Reference
+    from verifier.registry import RegistryClient
 
 __all__ = [
     "add_registry_options",
@@ -53,7 +54,7 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 
 def registry_client(args: argparse.Namespace, *, insecure: Iterable[str] = ()) -> RegistryClient:
     """A client configured by the registry options (plus ``insecure`` hosts, e.g. from policy settings)."""
-    from verifier.oci import DockerConfigCredentials, RegistryClient, RegistryConfig, StaticCredentials
+    from verifier.registry import DockerConfigCredentials, RegistryClient, RegistryConfig, StaticCredentials
 
     hosts = set(args.insecure_registry) | set(insecure)
     hosts |= {h for h in os.environ.get("SEALGATE_INSECURE_REGISTRIES", "").split(",") if h}

@@ -35,8 +35,9 @@ from verifier.cosign import (
 )
 from verifier.engine import Decision, Engine, check_signature, decision_lines, safe_text
 from verifier.errors import NoSignaturesError, RegistryError, UsageError
-from verifier.oci import Reference, RegistryClient
+from verifier.oci import Reference
 from verifier.policy import CompiledAuthority, load_policy_files
+from verifier.registry import RegistryClient
 from verifier.sigstore import Identity, TrustedRoot
 
 __all__ = ["register"]

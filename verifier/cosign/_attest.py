@@ -60,8 +60,8 @@ from verifier.oci import (
     Descriptor,
     Digest,
     Reference,
-    RegistryClient,
 )
+from verifier.registry import RegistryClient
 
 __all__ = [
     "attach_bundle",

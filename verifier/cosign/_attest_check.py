@@ -37,7 +37,8 @@ from verifier.errors import (
     UnsupportedAttachmentError,
 )
 from verifier.limits import DEFAULT_LIMITS
-from verifier.oci import Digest, Reference, RegistryClient
+from verifier.oci import Digest, Reference
+from verifier.registry import RegistryClient
 
 if TYPE_CHECKING:
     from verifier.sigstore import TrustedRoot

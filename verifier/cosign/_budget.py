@@ -15,7 +15,8 @@ import asyncio
 import logging
 
 from verifier.errors import DownloadBudgetError
-from verifier.oci import Descriptor, Digest, Manifest, Reference, RegistryClient
+from verifier.oci import Descriptor, Digest, Manifest, Reference
+from verifier.registry import RegistryClient
 
 __all__ = ["Downloads"]
 

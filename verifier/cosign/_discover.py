@@ -42,16 +42,8 @@ from verifier.errors import (
     UnsupportedAttachmentError,
     VerificationError,
 )
-from verifier.oci import (
-    DOCKER_MANIFEST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    Digest,
-    Manifest,
-    Reference,
-    RegistryClient,
-)
+from verifier.oci import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Manifest, Reference
+from verifier.registry import RegistryClient
 
 __all__ = [
     "BUNDLE_CONTENT_ANNOTATION",

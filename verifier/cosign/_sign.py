@@ -23,16 +23,8 @@ from verifier.errors import (
     RegistryProtocolError,
     SignatureInvalidError,
 )
-from verifier.oci import (
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    Digest,
-    Reference,
-    RegistryClient,
-)
+from verifier.oci import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference
+from verifier.registry import RegistryClient
 
 __all__ = ["SignedImage", "attach_signature", "sign_image"]
 

@@ -33,7 +33,8 @@ from verifier.errors import (
     SealgateError,
     SignatureInvalidError,
 )
-from verifier.oci import DOCKER_MANIFEST, OCI_MANIFEST, Digest, Reference, RegistryClient
+from verifier.oci import DOCKER_MANIFEST, OCI_MANIFEST, Digest, Reference
+from verifier.registry import RegistryClient
 
 __all__ = [
     "FetchedSignatures",

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from verifier.errors import RegistryUnavailableError
-from verifier.oci import SharedDeadline, following, remaining
+from verifier.registry import SharedDeadline, following, remaining
 
 __all__ = ["SingleFlight", "TTLCache"]
 

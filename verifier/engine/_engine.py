@@ -28,8 +28,9 @@ from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._judge import judge
 from verifier.errors import DownloadBudgetError, InvalidReferenceError, Reason, RegistryError, SealgateError
-from verifier.oci import Descriptor, Digest, Reference, RegistryClient
+from verifier.oci import Descriptor, Digest, Reference
 from verifier.policy import CompiledPolicy, PolicySet
+from verifier.registry import RegistryClient
 
 __all__ = ["Engine", "EngineStats", "NamespaceLabels"]
 

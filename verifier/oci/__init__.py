@@ -1,27 +1,13 @@
-"""OCI registry access: references, digests, media types, credentials and the async registry client.
+"""OCI values: references, digests, media types, descriptors and manifests. Pure: no I/O.
 
->>> from verifier.oci import Reference, RegistryClient
+>>> from verifier.oci import Reference
 >>> ref = Reference.parse("nginx:1.27")
 >>> ref.name, ref.api_host
 ('docker.io/library/nginx', 'registry-1.docker.io')
 
-``async with RegistryClient() as client: await client.get_manifest(ref)`` fetches and digest-checks a
-manifest; see :class:`RegistryClient` for blobs, tags, referrers and pushes.
+The registry client that fetches these values lives in :mod:`verifier.registry`.
 """
 
-from ._auth import (
-    Challenge,
-    Credentials,
-    CredentialStore,
-    DockerConfigCredentials,
-    StaticCredentials,
-    docker_config_path,
-    parse_challenges,
-    registry_key,
-)
-from ._breaker import BreakerState, CircuitBreaker, SharedDeadline, following, remaining, request_deadline
-from ._client import RegistryClient
-from ._config import RegistryConfig, is_loopback_host
 from ._digest import Digest
 from ._mediatypes import (
     DOCKER_CONFIG,
@@ -45,17 +31,8 @@ from ._mediatypes import (
 )
 from ._models import Descriptor, Manifest
 from ._reference import DOCKER_HUB, Reference
-from ._ssrf import HostClass, HostGuard
 
 __all__ = [
-    "BreakerState",
-    "CircuitBreaker",
-    "HostClass",
-    "HostGuard",
-    "following",
-    "remaining",
-    "request_deadline",
-    "SharedDeadline",
     "DOCKER_CONFIG",
     "DOCKER_HUB",
     "DOCKER_LAYER",
@@ -75,19 +52,8 @@ __all__ = [
     "OCI_MANIFEST",
     "OCTET_STREAM",
     "SIMPLE_SIGNING_MEDIA_TYPE",
-    "Challenge",
-    "CredentialStore",
-    "Credentials",
     "Descriptor",
     "Digest",
-    "DockerConfigCredentials",
     "Manifest",
     "Reference",
-    "RegistryClient",
-    "RegistryConfig",
-    "StaticCredentials",
-    "docker_config_path",
-    "is_loopback_host",
-    "parse_challenges",
-    "registry_key",
 ]

@@ -20,7 +20,7 @@ from ._stream import open_layer
 from ._walk import LayerWalk, normalise
 
 if TYPE_CHECKING:
-    from verifier.oci import RegistryClient
+    from verifier.registry import RegistryClient
 
 __all__ = ["generate"]
 
@@ -71,7 +71,7 @@ def _open(
             raise SbomSourceError(f"{source}: no such file")
         return open_docker_archive(source, path, ref, limits)
     text = source[len("docker://") :] if source.startswith("docker://") else source
-    from verifier.oci import RegistryClient  # the HTTP stack, loaded only for registry sources
+    from verifier.registry import RegistryClient  # the HTTP stack, loaded only for registry sources
 
     from ._registry import open_registry
 

@@ -15,6 +15,7 @@ import orjson
 
 from verifier.errors import DigestMismatchError, ImageInvalidError, LimitExceededError, UsageError
 from verifier.limits import Limits
+from verifier.oci import INDEX_TYPES
 
 __all__ = [
     "ImageConfig",
@@ -29,10 +30,6 @@ __all__ = [
     "verify_blob",
 ]
 
-# (verifier.oci has the same, but importing it loads the HTTP stack, which archive sources do not need)
-_INDEX_TYPES = frozenset(
-    {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
-)
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 
 DEFAULT_PLATFORM = "linux/amd64"
@@ -107,7 +104,7 @@ def verify_blob(data: bytes, digest: str, what: str) -> None:
 
 
 def is_index(data: dict[str, Any]) -> bool:
-    return data.get("mediaType") in _INDEX_TYPES or ("manifests" in data and "layers" not in data)
+    return data.get("mediaType") in INDEX_TYPES or ("manifests" in data and "layers" not in data)
 
 
 def _platform_of(entry: dict[str, Any]) -> Platform | None:

@@ -1,4 +1,4 @@
-"""Images in a registry (``REF`` or ``docker://REF``), read through :class:`verifier.oci.RegistryClient`.
+"""Images in a registry (``REF`` or ``docker://REF``), read through :class:`verifier.registry.RegistryClient`.
 
 The async client runs on its own thread and event loop; layers reach the (synchronous) tar reader through a
 bounded queue of chunks, so at most ``_QUEUE_CHUNKS`` chunks are in memory and the download of the next layer
@@ -17,7 +17,8 @@ from typing import BinaryIO
 
 from verifier.errors import ImageInvalidError, SealgateError
 from verifier.limits import Limits
-from verifier.oci import Digest, Reference, RegistryClient
+from verifier.oci import Digest, Reference
+from verifier.registry import RegistryClient
 
 from ._image import Layer, choose_manifest, is_index, parse_config, parse_json, parse_manifest, with_diff_ids
 from ._model import ImageInfo

@@ -142,7 +142,7 @@ def test_start_up_is_fast_for_help():
         text=True,
     ).stderr.split()
     assert imported and not [m for m in imported if not m.startswith("verifier")], imported
-    assert "verifier.sbom" not in imported and "verifier.oci" not in imported
+    assert "verifier.sbom" not in imported and "verifier.oci" not in imported and "verifier.registry" not in imported
 
 
 def test_progress_line_on_a_terminal_only(archive, capsys, monkeypatch):

@@ -21,16 +21,8 @@ from verifier.cosign._discover import (
 from verifier.cosign._layout import DSSE_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE
 from verifier.errors import RegistryUnavailableError
 from verifier.limits import Limits
-from verifier.oci import (
-    OCI_EMPTY,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    Digest,
-    Reference,
-    RegistryClient,
-    RegistryConfig,
-)
+from verifier.oci import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference
+from verifier.registry import RegistryClient, RegistryConfig
 
 REPO = "demo/app"
 

@@ -10,8 +10,9 @@ from tests.support.faultregistry import FaultRegistry
 from verifier.cosign import generate_signing_key, public_key_pem, sign_image
 from verifier.engine import Engine, Outcome
 from verifier.engine._count import counted_authorities
-from verifier.oci import Reference, RegistryClient
+from verifier.oci import Reference
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient
 
 # (case, authorities in policy order, signers per authority, the authorities that count)
 MATCHING = [

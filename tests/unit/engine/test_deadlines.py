@@ -18,8 +18,9 @@ from verifier.cosign import generate_signing_key, public_key_pem, sign_image
 from verifier.engine import Engine, Outcome
 from verifier.engine._cache import SingleFlight
 from verifier.errors import RegistryUnavailableError
-from verifier.oci import Reference, RegistryClient, remaining, request_deadline
+from verifier.oci import Reference
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient, remaining, request_deadline
 from webhook.app import create_app
 from webhook.settings import WebhookSettings
 

@@ -14,8 +14,9 @@ from tests.support.faultregistry import Fault, FaultRegistry
 from verifier.cosign import generate_signing_key, public_key_pem, sign_image
 from verifier.engine import Engine, Outcome
 from verifier.limits import Limits
-from verifier.oci import Reference, RegistryClient, RegistryConfig
+from verifier.oci import Reference
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient, RegistryConfig
 
 KEYS = {name: generate_signing_key() for name in ("ci", "release", "stranger")}
 

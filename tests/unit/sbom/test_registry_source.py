@@ -13,7 +13,7 @@ from tests.support.faultregistry import Fault, FaultRegistry
 from tests.unit.sbom.images import layer_tar
 from verifier.errors import DigestMismatchError, ImageInvalidError, ManifestUnknownError
 from verifier.limits import Limits
-from verifier.oci import RegistryClient, RegistryConfig
+from verifier.registry import RegistryClient, RegistryConfig
 from verifier.sbom import generate
 from verifier.sbom._registry import THREAD_NAME
 

@@ -22,16 +22,8 @@ from verifier.errors import (
     RegistryUnavailableError,
 )
 from verifier.limits import Limits
-from verifier.oci import (
-    DOCKER_MANIFEST,
-    OCI_MANIFEST,
-    Credentials,
-    Digest,
-    Reference,
-    RegistryClient,
-    RegistryConfig,
-    StaticCredentials,
-)
+from verifier.oci import DOCKER_MANIFEST, OCI_MANIFEST, Digest, Reference
+from verifier.registry import Credentials, RegistryClient, RegistryConfig, StaticCredentials
 
 FAST = Limits(backoff_base=0.001, connect_timeout=2.0, read_timeout=2.0)
 

@@ -1,4 +1,4 @@
-"""Fixtures for the OCI client tests: a fault-injecting loopback registry and fast limits."""
+"""Fixtures for the registry client tests: a fault-injecting loopback registry."""
 
 from __future__ import annotations
 

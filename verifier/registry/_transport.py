@@ -2,7 +2,7 @@
 breaker and a concurrency cap per registry host, and the SSRF guard (authentication: ``_authenticator``).
 
 Everything httpx raises is turned into a :mod:`verifier.errors` class here; nothing above this module
-sees an httpx exception. Resilience (see :mod:`verifier.oci._breaker`):
+sees an httpx exception. Resilience (see :mod:`verifier.registry._breaker`):
 
 - retries and ``Retry-After`` waits never run past the caller's :func:`request_deadline`; a wait that would is
   a ``RegistryUnavailableError`` at once, and a registry that does not answer by the deadline is too;
@@ -10,7 +10,7 @@ sees an httpx exception. Resilience (see :mod:`verifier.oci._breaker`):
   fast (no network) for ``limits.breaker_cooldown`` seconds, then one probe decides;
 - at most ``limits.max_requests_per_host`` requests are in flight to one host.
 
-Redirects and token realms go only where :class:`~verifier.oci._ssrf.HostGuard` allows.
+Redirects and token realms go only where :class:`~verifier.registry._ssrf.HostGuard` allows.
 """
 
 from __future__ import annotations

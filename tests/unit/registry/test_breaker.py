@@ -12,8 +12,9 @@ import pytest
 from tests.support.faultregistry import Fault, FaultRegistry
 from verifier.errors import ConfigError, ManifestUnknownError, RegistryUnavailableError
 from verifier.limits import DEFAULT_LIMITS, Limits
-from verifier.oci import Reference, RegistryClient, RegistryConfig, StaticCredentials
-from verifier.oci._breaker import BreakerState, CircuitBreaker, LRUMap, remaining, request_deadline
+from verifier.oci import Reference
+from verifier.registry import RegistryClient, RegistryConfig, StaticCredentials
+from verifier.registry._breaker import BreakerState, CircuitBreaker, LRUMap, remaining, request_deadline
 
 
 def client(limits: Limits, **kwargs: object) -> RegistryClient:

@@ -19,9 +19,10 @@ from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.engine import Engine, Outcome
 from verifier.errors import RegistryProtocolError, RegistryUnauthorizedError
 from verifier.limits import Limits
-from verifier.oci import Digest, Reference, RegistryClient, RegistryConfig, StaticCredentials
-from verifier.oci._ssrf import HostClass, HostGuard, address_class
+from verifier.oci import Digest, Reference
 from verifier.policy import compile_documents
+from verifier.registry import RegistryClient, RegistryConfig, StaticCredentials
+from verifier.registry._ssrf import HostClass, HostGuard, address_class
 
 ADDRESSES = {
     "127.0.0.1": HostClass.LOOPBACK,

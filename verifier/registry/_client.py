@@ -23,19 +23,16 @@ from verifier.errors import (
     ManifestUnknownError,
     RegistryProtocolError,
 )
+from verifier.oci import MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, OCTET_STREAM, Descriptor, Digest, Manifest, Reference
 
 from ._auth import CredentialStore, DockerConfigCredentials
 from ._breaker import CircuitBreaker
 from ._config import RegistryConfig
-from ._digest import Digest
 from ._exchange import Ask, Response, registry_detail
-from ._mediatypes import MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, OCTET_STREAM
-from ._models import Descriptor, Manifest
-from ._reference import Reference
 from ._ssrf import Resolver
 from ._transport import RegistryTransport
 
-__all__ = ["Descriptor", "Manifest", "RegistryClient", "RegistryConfig"]
+__all__ = ["RegistryClient"]
 
 _logger = logging.getLogger(__name__)
 
@@ -82,7 +79,7 @@ class RegistryClient:
     ``credentials`` or, by default, docker's ``config.json``.
 
     Resilience and limits (all in ``config.limits``): retries never run past the caller's
-    :func:`~verifier.oci.request_deadline`; each registry host has a circuit breaker and a concurrency cap;
+    :func:`~verifier.registry.request_deadline`; each registry host has a circuit breaker and a concurrency cap;
     redirects and token realms may not lead to loopback, link-local or private addresses unless the registry
     itself is in that class (``resolver`` replaces the system resolver for that check, for tests).
     """

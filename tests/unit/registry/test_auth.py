@@ -11,13 +11,7 @@ from pathlib import Path
 import pytest
 
 from verifier.errors import ConfigError
-from verifier.oci import (
-    Credentials,
-    DockerConfigCredentials,
-    StaticCredentials,
-    parse_challenges,
-    registry_key,
-)
+from verifier.registry import Credentials, DockerConfigCredentials, StaticCredentials, parse_challenges, registry_key
 
 
 def write_config(tmp_path: Path, config: dict[str, object]) -> Path:

@@ -8,7 +8,8 @@ import pytest
 from tests.support.faultregistry import Fault, FaultRegistry
 from verifier.errors import BlobTooLargeError, DigestMismatchError, RegistryUnavailableError
 from verifier.limits import Limits
-from verifier.oci import Digest, Reference, RegistryClient, RegistryConfig
+from verifier.oci import Digest, Reference
+from verifier.registry import RegistryClient, RegistryConfig
 
 
 def _client(limits: Limits | None = None) -> RegistryClient:
