@@ -71,8 +71,8 @@ class SingleFlight(Generic[K, V]):
     """Concurrent callers asking for the same key share one in-flight computation.
 
     The computation runs in its own task, so a caller that is cancelled does not cancel the work the others wait
-    for. Each caller keeps its own request deadline (:func:`~verifier.oci.request_deadline`): the shared work runs
-    until the latest deadline of those waiting for it (a :class:`~verifier.oci.SharedDeadline`), and a caller
+    for. Each caller keeps its own request deadline (:func:`~verifier.registry.request_deadline`): the shared work runs
+    until the latest deadline of those waiting for it (a :class:`~verifier.registry.SharedDeadline`), and a caller
     whose own deadline passes first stops waiting with a ``RegistryUnavailableError``, as the transport does.
     """
 
