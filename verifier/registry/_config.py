@@ -8,22 +8,14 @@ from dataclasses import dataclass
 from verifier import __version__
 from verifier.limits import DEFAULT_LIMITS, Limits
 
+from ._ssrf import split_host
+
 __all__ = ["RegistryConfig", "is_loopback_host"]
-
-
-def _split_host(host: str) -> str:
-    """``host[:port]`` or ``[v6]:port`` -> the bare host, lowercased."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    if host.count(":") == 1:
-        return host.split(":", 1)[0]
-    return host
 
 
 def is_loopback_host(host: str) -> bool:
     """True for ``localhost``, ``127.0.0.0/8`` and ``::1`` (with or without a port)."""
-    bare = _split_host(host)
+    bare = split_host(host)
     if bare == "localhost":
         return True
     try:
@@ -51,7 +43,7 @@ class RegistryConfig:
         """Whether ``host[:port]`` may be spoken to over plain HTTP."""
         host = host.lower()
         insecure = {name.lower() for name in self.insecure}
-        return is_loopback_host(host) or host in insecure or _split_host(host) in insecure
+        return is_loopback_host(host) or host in insecure or split_host(host) in insecure
 
     def scheme_for(self, host: str) -> str:
         return "http" if self.plain_http_allowed(host) else "https"
