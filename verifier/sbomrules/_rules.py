@@ -194,10 +194,13 @@ class CompiledSbomRules:
                     message = f'SBOM component {_display(component)} is denied by rule "{rule.match.rule}" ({scope})'
                     found.append(SbomFinding(rule.match.rule, rule.mode, message, _display(component)))
                 elif verdict is None:
-                    message = (
-                        f'SBOM component {_display(component)}: version {str(component.version)[:60]!r} cannot be '
-                        f'compared by rule "{rule.match.rule}" ({rule.match.versions_text})'
-                    )
+                    scope = f'rule "{rule.match.rule}" ({rule.match.versions_text})'
+                    if _version(component):
+                        message = f"SBOM component {_display(component)}: version "
+                        message += f"{str(_version(component))[:60]!r} cannot be compared by {scope}"
+                    else:
+                        message = f"SBOM component {_display(component)} states no version, so {scope} "
+                        message += "cannot rule it out"
                     found.append(SbomFinding(rule.match.rule, rule.mode, message, _display(component)))
         if self.allow_licences is not None or self.deny_licences is not None or self.unknown != "allow":
             found += self._licence(component)

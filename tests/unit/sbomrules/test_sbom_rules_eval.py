@@ -91,7 +91,15 @@ def test_the_denial_names_component_rule_and_range_and_warn_rules_warn():
 
 def test_a_version_that_cannot_be_compared_is_a_finding_not_a_pass():
     (found,) = _messages(_deny("pkg:maven/g/a", "vers:maven/<2"), {"name": "a", "purl": "pkg:maven/g/a"})
-    assert found.startswith("enforce:") and "cannot be compared" in found
+    assert found == (
+        'enforce: SBOM component pkg:maven/g/a states no version, so rule "r" (vers:maven/<2) cannot rule it out'
+    )
+    rules = {"deny": [{"name": "p", "purl": "pkg:pypi/a", "versions": "vers:pypi/<2", "mode": "warn"}]}
+    (found,) = _messages(rules, _c("pkg:pypi/a@not%20a%20version"))
+    assert found == (
+        "warn: SBOM component pkg:pypi/a@not a version: version 'not a version' cannot be compared by "
+        'rule "p" (vers:pypi/<2)'
+    )
 
 
 @pytest.mark.parametrize(
