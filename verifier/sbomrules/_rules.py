@@ -172,14 +172,29 @@ class CompiledSbomRules:
                 message += f"{wanted.namespace + '/' if wanted.namespace else ''}{wanted.name}{scope})"
                 findings.append(SbomFinding(wanted.rule, "enforce", message))
         if self.max_age is not None:
-            born = document.timestamp or signed_at
-            if born is None:
-                message = "SBOM states no time, so maxAge cannot be checked"
-                findings.append(SbomFinding(AGE_RULE, "enforce", message))
-            elif now - born > self.max_age:
-                message = f"SBOM is {_age(now - born)} old, older than maxAge {self.max_age_text}"
-                findings.append(SbomFinding(AGE_RULE, "enforce", message))
+            findings += self._age(self.max_age, document, now, signed_at)
         return SbomVerdict(tuple(dict.fromkeys(findings)))
+
+    def _age(
+        self, max_age: dt.timedelta, document: SbomDocument, now: dt.datetime, signed_at: dt.datetime | None
+    ) -> list[SbomFinding]:
+        """maxAge from the SBOM's own time, else the attestation's verified signing time; with neither the age
+        is unknown, which is a denial (fail closed), never a pass."""
+        born = document.timestamp if document.timestamp is not None else signed_at
+        if born is None:
+            message = (
+                f"SBOM states no time and its attestation has no verified signing time (transparency log or "
+                f"RFC 3161 timestamp), so its age is unknown: denied by maxAge {self.max_age_text}"
+            )
+            return [SbomFinding(AGE_RULE, "enforce", message)]
+        if now - born <= max_age:
+            return []
+        if document.timestamp is not None:
+            message = f"SBOM is {_age(now - born)} old, older than maxAge {self.max_age_text}"
+        else:
+            message = f"SBOM states no time; it was signed {_age(now - born)} ago, "
+            message += f"longer than maxAge {self.max_age_text}"
+        return [SbomFinding(AGE_RULE, "enforce", message)]
 
     def _component(self, component: SbomComponent, versions: dict[tuple[str, str], Any]) -> list[SbomFinding]:
         found: list[SbomFinding] = []

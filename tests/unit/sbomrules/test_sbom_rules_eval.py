@@ -145,6 +145,22 @@ def test_require_and_max_age():
     assert _messages(rules, _c("pkg:deb/debian/base-files@12.4"), timestamp="2026-12-04T12:00:00Z") == []
 
 
+def test_max_age_falls_back_to_the_signed_time_and_fails_closed_without_one():
+    rules = compile_sbom_rules({"maxAge": "24h"})
+    untimed = read_sbom(_bom(_c("pkg:npm/x@1.0.0"), timestamp=None))
+    signed = NOW - dt.timedelta(hours=30)
+    assert rules.evaluate(untimed, now=NOW, signed_at=NOW - dt.timedelta(hours=2)).findings == ()
+    (late,) = rules.evaluate(untimed, now=NOW, signed_at=signed).findings
+    assert (late.rule, late.mode) == ("maxAge", "enforce")
+    assert late.message == "SBOM states no time; it was signed 30h ago, longer than maxAge 24h"
+    (unknown,) = rules.evaluate(untimed, now=NOW).findings
+    assert unknown.mode == "enforce" and "its age is unknown: denied by maxAge 24h" in unknown.message
+    # the SBOM's own time comes first: written 4 days ago, signed just now
+    timed = read_sbom(_bom(_c("pkg:npm/x@1.0.0")))
+    (old,) = rules.evaluate(timed, now=NOW, signed_at=NOW).findings
+    assert old.message == "SBOM is 96h old, older than maxAge 24h"
+
+
 def test_spdx_packages_are_read_with_purls_and_licences():
     doc = {
         "spdxVersion": "SPDX-2.3",
