@@ -163,8 +163,9 @@ class CompiledSbomRules:
     ) -> SbomVerdict:
         findings: list[SbomFinding] = []
         versions: dict[tuple[str, str], Any] = {}
+        licences: dict[str, tuple[bool, str]] = {}  # each distinct expression parsed once
         for component in document.components:
-            findings += self._component(component, versions)
+            findings += self._component(component, versions, licences)
         for wanted in self.require:
             if not any(self._matches(wanted, c, versions) is True for c in document.components):
                 scope = f" {wanted.versions_text}" if wanted.versions_text else ""
@@ -196,7 +197,12 @@ class CompiledSbomRules:
             message += f"longer than maxAge {self.max_age_text}"
         return [SbomFinding(AGE_RULE, "enforce", message)]
 
-    def _component(self, component: SbomComponent, versions: dict[tuple[str, str], Any]) -> list[SbomFinding]:
+    def _component(
+        self,
+        component: SbomComponent,
+        versions: dict[tuple[str, str], Any],
+        licences: dict[str, tuple[bool, str]],
+    ) -> list[SbomFinding]:
         found: list[SbomFinding] = []
         purl = component.purl
         if purl is not None and (self._index or self._globbed):
@@ -218,7 +224,7 @@ class CompiledSbomRules:
                         message += "cannot rule it out"
                     found.append(SbomFinding(rule.match.rule, rule.mode, message, _display(component)))
         if self.allow_licences is not None or self.deny_licences is not None or self.unknown != "allow":
-            found += self._licence(component)
+            found += self._licence(component, licences)
         return found
 
     @staticmethod
@@ -248,14 +254,16 @@ class CompiledSbomRules:
         except Exception:
             return None
 
-    def _licence(self, component: SbomComponent) -> list[SbomFinding]:
+    def _licence(self, component: SbomComponent, licences: dict[str, tuple[bool, str]]) -> list[SbomFinding]:
         if component.licenses is None:
             if self.unknown == "allow":
                 return []
             mode: Mode = "enforce" if self.unknown == "deny" else "warn"
             message = f"SBOM component {_display(component)} states no licence (licenses.unknown: {self.unknown})"
             return [SbomFinding("licenses", mode, message, _display(component))]
-        ok, why = self._licence_ok(component.licenses)
+        if component.licenses not in licences:
+            licences[component.licenses] = self._licence_ok(component.licenses)
+        ok, why = licences[component.licenses]
         if ok:
             return []
         message = f"SBOM component {_display(component)} licence {component.licenses[:200]!r} {why}"

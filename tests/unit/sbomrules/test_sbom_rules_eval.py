@@ -229,6 +229,24 @@ def test_deep_nesting_and_too_many_components_are_bounded():
         read_sbom(many, limits=Limits(max_sbom_components=1000))
 
 
+def _expression(i: int) -> str:
+    """A distinct ~4,000-character SPDX expression: what a hostile SBOM would state to make parsing costly."""
+    return " AND ".join(f"(MIT OR LicenseRef-x{i}-{j})" for j in range(130))
+
+
+def test_distinct_licence_expressions_are_bounded_in_total_and_repeats_count_once():
+    limits = Limits(max_sbom_licence_chars=64 * 1024)
+    hostile = _bom(*(_c(f"pkg:npm/x{i}@1.0.0", _expression(i)) for i in range(20)))  # ~80,000 distinct chars
+    with pytest.raises(SbomInvalidError, match=r"total more than 65536 characters \(max_sbom_licence_chars\)"):
+        read_sbom(hostile, limits=limits)
+    repeated = read_sbom(_bom(*(_c(f"pkg:npm/x{i}@1.0.0", _expression(0)) for i in range(500))), limits=limits)
+    rules = compile_sbom_rules({"licenses": {"allow": ["MIT"]}})
+    start = time.perf_counter()
+    assert rules.evaluate(repeated, now=NOW).findings == ()  # MIT OR ... every time: allowed
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, elapsed  # one parse of the expression, not 500 (about 7 s)
+
+
 def test_five_thousand_components_against_a_hundred_rules_is_fast():
     rules = compile_sbom_rules(
         {"deny": [{"name": f"r{i}", "purl": f"pkg:npm/dep-{i * 50}", "versions": "vers:npm/<1.0.40"}
