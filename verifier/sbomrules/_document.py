@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from packageurl import PackageURL
 
 from verifier.errors import PayloadInvalidError, Reason
 from verifier.limits import DEFAULT_LIMITS, Limits
+from verifier.sbomrules._purl import Purl, parse_purl
 
 __all__ = ["SbomComponent", "SbomDocument", "SbomInvalidError", "read_sbom"]
 
@@ -32,7 +32,7 @@ class SbomInvalidError(PayloadInvalidError):
 class SbomComponent:
     name: str
     version: str | None
-    purl: PackageURL | None
+    purl: Purl | None
     #: the SPDX licence expression the component states (None: it states none)
     licenses: str | None
 
@@ -93,13 +93,13 @@ def _time(doc: Mapping[str, Any], key: str) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def _purl(text: object, where: str, cap: int) -> PackageURL | None:
+def _purl(text: object, where: str, cap: int) -> Purl | None:
     if text is None or text == "":
         return None
     if not isinstance(text, str) or len(text) > cap:
         raise SbomInvalidError(f"{where}: purl is not a string of at most {cap} characters (max_sbom_field_chars)")
     try:
-        return PackageURL.from_string(text)
+        return parse_purl(text)
     except ValueError as exc:
         raise SbomInvalidError(f"{where}: purl {text[:100]!r} is invalid ({exc})") from None
 

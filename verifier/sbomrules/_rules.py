@@ -24,10 +24,10 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from license_expression import ExpressionError, Licensing, get_spdx_licensing
-from packageurl import PackageURL
 from univers.version_range import RANGE_CLASS_BY_SCHEMES, VersionRange
 
 from verifier.sbomrules._document import SbomComponent, SbomDocument
+from verifier.sbomrules._purl import Purl
 
 __all__ = ["AGE_RULE", "CompiledSbomRules", "SbomFinding", "SbomVerdict", "compile_sbom_rules", "parse_duration"]
 
@@ -64,7 +64,7 @@ class _Match:
     def literal(self) -> bool:
         return not any(c in self.name for c in "*?[")
 
-    def names(self, purl: PackageURL) -> bool:
+    def names(self, purl: Purl) -> bool:
         return fnmatchcase(_name(purl.type, purl.name), self.name) and fnmatchcase(
             (purl.namespace or "").lower(), self.namespace
         )
@@ -130,7 +130,7 @@ def _version(component: SbomComponent) -> str | None:
     writes ``pkg:deb/debian/zlib1g@1.2.13.dfsg-1?epoch=1``; syft writes ``@1:1.2.13.dfsg-1``)."""
     purl = component.purl
     text = (purl.version if purl is not None else None) or component.version
-    qualifiers = purl.qualifiers if purl is not None and isinstance(purl.qualifiers, dict) else {}
+    qualifiers = purl.qualifiers if purl is not None else {}
     epoch = qualifiers.get("epoch")
     if text and epoch and ":" not in text:
         text = f"{epoch}:{text}"
