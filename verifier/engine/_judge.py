@@ -221,7 +221,7 @@ def _check_attestation(
         check = check_attestation(found, authority.keys, digest, predicate_type, bundle_verifier=verifier)
         if not check.verified:
             return SignatureCheck(where, check.code, check.reason), None
-        signed_at = times[-1] if found.is_bundle and times else _legacy_signed_at(authority, found, check.key)
+        signed_at = times[-1] if found.is_bundle and times else _legacy_signed_at(authority, found)
         return SignatureCheck(where, OK, check.reason, key=authority.name, statement=check.statement), signed_at
     if found.bundle is None:
         reason = "keyless attestations are verified in the bundle format (cosign 3) only"
@@ -237,21 +237,28 @@ def _check_attestation(
     return SignatureCheck(where, OK, reason, key=authority.name, statement=verified.statement), verified.signed_at
 
 
-def _legacy_signed_at(authority: CompiledAuthority, found: Attachment, signer: str | None) -> dt.datetime | None:
+def _legacy_signed_at(authority: CompiledAuthority, found: Attachment) -> dt.datetime | None:
     """The Rekor integrated time of a verified key-signed legacy ``.att`` layer: trusted only when its SET
-    verifies with the authority's trust root and the entry records this envelope and key; else None."""
+    verifies with the authority's trust root and the entry records this envelope and a key of the authority;
+    else None (the attestation itself verified; its time is just not proven)."""
     annotation = found.annotations.get(_REKOR_BUNDLE_ANNOTATION)
-    keys = [k for k in authority.keys if k.name == signer]
-    if not annotation or not keys or not isinstance(found.payload, bytes):
+    if not annotation or not isinstance(found.payload, bytes):
         return None
     try:
         entry = verify_rekor_set(annotation, _root(authority))
-        check_rekor_entry_matches(entry, signature=None, payload=found.payload, public_key_or_cert=keys[0].key)
     except SealgateError:
-        return None  # the attestation itself verified; its time is just not proven
+        return None
     except MALFORMED_MATERIAL:
         return None
-    return entry.integrated_at
+    for named in authority.keys:
+        try:
+            check_rekor_entry_matches(entry, signature=None, payload=found.payload, public_key_or_cert=named.key)
+        except SealgateError:
+            continue
+        except MALFORMED_MATERIAL:
+            continue
+        return entry.integrated_at
+    return None
 
 
 def _best_reason(checks: Sequence[SignatureCheck]) -> tuple[str, str] | None:

@@ -73,7 +73,9 @@ def _bundle(bundle: bytes | dict) -> Attachment:
     return Attachment("referrers", BUNDLE_V03_MEDIA_TYPE, Digest.of(data), data, annotations, data)
 
 
-def _legacy_att(sg: TestSigstore, predicate: dict, *, logged: bool = True, tamper: bool = False) -> Attachment:
+def _legacy_att(
+    sg: TestSigstore, predicate: dict, *, logged: bool = True, tamper: bool = False, logged_key: object = KEY
+) -> Attachment:
     """A key-signed ``.att`` layer as cosign writes it, with its Rekor SET annotation when ``logged``."""
     payload = json.dumps(_statement(sg, predicate)).encode()
     signature = base64.b64encode(sign_bytes(KEY, pae(INTOTO, payload))).decode()
@@ -82,7 +84,8 @@ def _legacy_att(sg: TestSigstore, predicate: dict, *, logged: bool = True, tampe
     data = json.dumps(envelope).encode()
     annotations = {"predicateType": CYCLONEDX}
     if logged:
-        entry = sg.log.add_dsse(envelope, public_key_pem(KEY.public_key()), integrated_time=int(SIGNED.timestamp()))
+        verifier = public_key_pem(logged_key.public_key())  # type: ignore[attr-defined]
+        entry = sg.log.add_dsse(envelope, verifier, integrated_time=int(SIGNED.timestamp()))
         annotation = json.loads(sg.cosign_bundle_annotation(entry))
         if tamper:  # the SET no longer signs this integrated time
             annotation["Payload"]["integratedTime"] -= 3600
@@ -124,13 +127,15 @@ def test_an_sbom_without_a_time_is_as_old_as_its_verified_signature(sg, case):
 
 
 @pytest.mark.parametrize("case", ["key-signed bundle without a log entry", "legacy .att without a SET",
-                                  "legacy .att whose SET does not verify"])  # fmt: skip
+                                  "legacy .att whose SET does not verify",
+                                  "legacy .att whose log entry names another key"])  # fmt: skip
 def test_no_sbom_time_and_no_verified_signing_time_is_denied(sg, case):
     unlogged = build_key_bundle(KEY, json.dumps(_statement(sg, NO_TIME)).encode())
     found = {
         "key-signed bundle without a log entry": _bundle(unlogged),
         "legacy .att without a SET": _legacy_att(sg, NO_TIME, logged=False),
         "legacy .att whose SET does not verify": _legacy_att(sg, NO_TIME, tamper=True),
+        "legacy .att whose log entry names another key": _legacy_att(sg, NO_TIME, logged_key=generate_signing_key()),
     }[case]  # fmt: skip
     result = _judge(_keyed(sg), found, 0.5)  # however fresh it may be, its age is unknown
     assert not result.passed and result.code == "SBOM_DENIED"
