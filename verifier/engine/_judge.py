@@ -186,6 +186,8 @@ _REKOR_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 
 #: one attestation candidate's verdict and its verified signing time (None: no trusted time)
 _Attested = tuple[SignatureCheck, dt.datetime | None]
+#: what keeps a legacy layer's Rekor SET from proving its time
+_UNPROVEN: tuple[type[Exception], ...] = (SealgateError, *MALFORMED_MATERIAL)
 
 
 def _attestation(authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str) -> _Attested:
@@ -221,7 +223,8 @@ def _check_attestation(
         check = check_attestation(found, authority.keys, digest, predicate_type, bundle_verifier=verifier)
         if not check.verified:
             return SignatureCheck(where, check.code, check.reason), None
-        signed_at = times[-1] if found.is_bundle and times else _legacy_signed_at(authority, found)
+        # a legacy layer's time (its Rekor SET) is worked out only when maxAge needs it: _legacy_signed_at
+        signed_at = times[-1] if times else None
         return SignatureCheck(where, OK, check.reason, key=authority.name, statement=check.statement), signed_at
     if found.bundle is None:
         reason = "keyless attestations are verified in the bundle format (cosign 3) only"
@@ -246,16 +249,12 @@ def _legacy_signed_at(authority: CompiledAuthority, found: Attachment) -> dt.dat
         return None
     try:
         entry = verify_rekor_set(annotation, _root(authority))
-    except SealgateError:
-        return None
-    except MALFORMED_MATERIAL:
+    except _UNPROVEN:
         return None
     for named in authority.keys:
         try:
             check_rekor_entry_matches(entry, signature=None, payload=found.payload, public_key_or_cert=named.key)
-        except SealgateError:
-            continue
-        except MALFORMED_MATERIAL:
+        except _UNPROVEN:
             continue
         return entry.integrated_at
     return None
@@ -302,7 +301,9 @@ def _attestation_met(
         if wanted.sbom is None:
             return _Met(True), evidence
         signed: dict[str, dt.datetime] = {}
-        for _, _, check, when in judged:
+        for authority, attachment, check, when in judged:
+            if check.verified and when is None and not attachment.is_bundle and not authority.keyless:
+                when = _legacy_signed_at(authority, attachment) if wanted.sbom.max_age is not None else None
             if check.verified and when is not None:
                 signed[check.layer] = min(when, signed.get(check.layer, when))
         return _sbom_met(wanted, wanted.sbom, checks, signed, now), evidence
