@@ -56,6 +56,9 @@ class Limits:
     max_sbom_depth: int = 32
     #: longest purl or licence expression of one SBOM component (a longer one makes the SBOM invalid)
     max_sbom_field_chars: int = 4096
+    #: characters of the distinct licence expressions of one SBOM (those of the real 130-package test image total
+    #: 7-9 KiB); parsing costs 1-4 us a character, so this bounds licence rules on a hostile SBOM to about 1 s
+    max_sbom_licence_chars: int = 256 * KiB
     #: largest generic blob read through ``get_blob`` when the caller does not say
     max_blob_bytes: int = 64 * MiB
     #: signature layers considered per image (cosign's own cap is 1000)

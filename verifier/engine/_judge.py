@@ -19,13 +19,13 @@ from verifier.cosign import (
     MALFORMED_MATERIAL,
     SIMPLE_SIGNING_MEDIA_TYPE,
     Attachment,
+    NamedKey,
     SignatureCheck,
     SignatureLayer,
     check_attestation,
     check_claims,
     check_simple_signature,
     malformed,
-    sigstore_bundle_verifier,
 )
 from verifier.engine._count import counted_authorities, signer_of
 from verifier.engine._decision import Evidence, PolicyResult
@@ -37,9 +37,11 @@ from verifier.sbomrules import AGE_RULE, CompiledSbomRules, read_sbom
 from verifier.sigstore import (
     TrustedRoot,
     VerifiedSignature,
+    check_rekor_entry_matches,
     statement_subject_matches,
     verify_bundle,
     verify_legacy_keyless,
+    verify_rekor_set,
 )
 
 __all__ = ["check_signature", "judge"]
@@ -179,47 +181,83 @@ def _statement_problem(verified: VerifiedSignature, digest: Digest, predicate_ty
     return None
 
 
-def _attestation(
-    authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str
-) -> SignatureCheck:
+#: cosign's legacy Rekor bundle (SET) annotation on a ``.att`` layer (not exported by verifier.cosign)
+_REKOR_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
+
+#: one attestation candidate's verdict and its verified signing time (None: no trusted time)
+_Attested = tuple[SignatureCheck, dt.datetime | None]
+#: what keeps a legacy layer's Rekor SET from proving its time
+_UNPROVEN: tuple[type[Exception], ...] = (SealgateError, *MALFORMED_MATERIAL)
+
+
+def _attestation(authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str) -> _Attested:
     """One attestation candidate for one authority; malformed material fails this candidate only."""
     try:
         return _check_attestation(authority, found, digest, predicate_type)
     except MALFORMED_MATERIAL as exc:
-        return _fail(str(found.digest), malformed(str(found.digest), exc))
+        return _fail(str(found.digest), malformed(str(found.digest), exc)), None
 
 
 def _check_attestation(
     authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str
-) -> SignatureCheck:
+) -> _Attested:
     where = str(found.digest)
     if isinstance(found.payload, SealgateError):
-        return _fail(where, found.payload)
+        return _fail(where, found.payload), None
     if authority.identity is None:
-        # a bundle's tlog/TSA evidence, when present, is checked against the authority's trust root
-        verifier = sigstore_bundle_verifier(_root(authority))
+        times: list[dt.datetime | None] = []
+
+        def verifier(bundle: bytes, key: NamedKey, subject: Digest) -> None:
+            # a bundle's tlog/TSA evidence, when present, is checked against the authority's trust root; the
+            # time it proves is kept for SBOM maxAge
+            verified = verify_bundle(
+                bundle,
+                trusted_root=_root(authority),
+                key=key.key,
+                digest=subject,
+                require_tlog=False,
+                max_bytes=DEFAULT_LIMITS.max_attestation_bytes,
+            )
+            times.append(verified.signed_at)
+
         check = check_attestation(found, authority.keys, digest, predicate_type, bundle_verifier=verifier)
         if not check.verified:
-            return SignatureCheck(where, check.code, check.reason)
-        return SignatureCheck(where, OK, check.reason, key=authority.name, statement=check.statement)
+            return SignatureCheck(where, check.code, check.reason), None
+        # a legacy layer's time (its Rekor SET) is worked out only when maxAge needs it: _legacy_signed_at
+        signed_at = times[-1] if times else None
+        return SignatureCheck(where, OK, check.reason, key=authority.name, statement=check.statement), signed_at
     if found.bundle is None:
-        return SignatureCheck(
-            where, "UNSUPPORTED_LAYER", "keyless attestations are verified in the bundle format (cosign 3) only"
-        )
+        reason = "keyless attestations are verified in the bundle format (cosign 3) only"
+        return SignatureCheck(where, "UNSUPPORTED_LAYER", reason), None
     try:
         verified = _bundle(authority, found.bundle, digest, DEFAULT_LIMITS.max_attestation_bytes)
     except SealgateError as exc:
-        return _fail(where, exc)
+        return _fail(where, exc), None
     problem = _statement_problem(verified, digest, predicate_type)
     if problem is not None:
-        return SignatureCheck(where, *problem)
-    return SignatureCheck(
-        where,
-        OK,
-        f"{predicate_type} attestation verified for {authority.name!r}",
-        key=authority.name,
-        statement=verified.statement,
-    )
+        return SignatureCheck(where, *problem), None
+    reason = f"{predicate_type} attestation verified for {authority.name!r}"
+    return SignatureCheck(where, OK, reason, key=authority.name, statement=verified.statement), verified.signed_at
+
+
+def _legacy_signed_at(authority: CompiledAuthority, found: Attachment) -> dt.datetime | None:
+    """The Rekor integrated time of a verified key-signed legacy ``.att`` layer: trusted only when its SET
+    verifies with the authority's trust root and the entry records this envelope and a key of the authority;
+    else None (the attestation itself verified; its time is just not proven)."""
+    annotation = found.annotations.get(_REKOR_BUNDLE_ANNOTATION)
+    if not annotation or not isinstance(found.payload, bytes):
+        return None
+    try:
+        entry = verify_rekor_set(annotation, _root(authority))
+    except _UNPROVEN:
+        return None
+    for named in authority.keys:
+        try:
+            check_rekor_entry_matches(entry, signature=None, payload=found.payload, public_key_or_cert=named.key)
+        except _UNPROVEN:
+            continue
+        return entry.integrated_at
+    return None
 
 
 def _best_reason(checks: Sequence[SignatureCheck]) -> tuple[str, str] | None:
@@ -252,17 +290,23 @@ def _attestation_met(
 ) -> tuple[_Met, list[Evidence]]:
     allowed = [a for a in policy.authorities if not wanted.authorities or a.name in wanted.authorities]
     judged = [
-        (authority, attachment, _attestation(authority, attachment, digest, wanted.predicate_type))
+        (authority, attachment, *_attestation(authority, attachment, digest, wanted.predicate_type))
         for attachment in found
         if attachment.is_attestation
         for authority in allowed
     ]
-    checks = [c for _, _, c in judged]
-    evidence = [_evidence("attestation", a.name, f, c) for a, f, c in judged]
+    checks = [c for _, _, c, _ in judged]
+    evidence = [_evidence("attestation", a.name, f, c) for a, f, c, _ in judged]
     if any(c.verified for c in checks):
         if wanted.sbom is None:
             return _Met(True), evidence
-        return _sbom_met(wanted, wanted.sbom, checks, now), evidence
+        signed: dict[str, dt.datetime] = {}
+        for authority, attachment, check, when in judged:
+            if check.verified and when is None and not attachment.is_bundle and not authority.keyless:
+                when = _legacy_signed_at(authority, attachment) if wanted.sbom.max_age is not None else None
+            if check.verified and when is not None:
+                signed[check.layer] = min(when, signed.get(check.layer, when))
+        return _sbom_met(wanted, wanted.sbom, checks, signed, now), evidence
     names = ", ".join(f'"{a.name}"' for a in allowed)
     missing = f'no verified {wanted.predicate_type} attestation ("{wanted.name}") signed by {names}'
     best = _best_reason([c for c in checks if c.code not in (Reason.PREDICATE_TYPE_MISMATCH,)])
@@ -272,11 +316,16 @@ def _attestation_met(
 
 
 def _sbom_met(
-    wanted: CompiledAttestation, rules: CompiledSbomRules, checks: Sequence[SignatureCheck], now: dt.datetime
+    wanted: CompiledAttestation,
+    rules: CompiledSbomRules,
+    checks: Sequence[SignatureCheck],
+    signed: Mapping[str, dt.datetime],
+    now: dt.datetime,
 ) -> _Met:
     """SBOM rules on every verified SBOM of the requirement (each verified once, however many authorities
-    verified it): a finding in any signed SBOM stands, except ``maxAge``, which the freshest SBOM decides. An
-    SBOM that does not parse fails the requirement (a signed document sealgate cannot read is never a pass)."""
+    verified it): a finding in any signed SBOM stands, except ``maxAge``, which the freshest SBOM decides (its
+    age from the SBOM's own time, else ``signed``: the attestation's verified signing time). An SBOM that does
+    not parse fails the requirement (a signed document sealgate cannot read is never a pass)."""
     statements = {c.layer: c.statement for c in checks if c.verified and c.statement is not None}
     denials: dict[str, None] = {}
     warnings: dict[str, None] = {}
@@ -287,7 +336,7 @@ def _sbom_met(
         except SealgateError as exc:
             reason = f'SBOM attestation "{wanted.name}" ({layer}) cannot be read: {exc.message}'
             return _Met(False, Reason.SBOM_INVALID, reason)
-        verdict = rules.evaluate(document, now=now)
+        verdict = rules.evaluate(document, now=now, signed_at=signed.get(layer))
         ages = [f.message for f in verdict.findings if f.rule == AGE_RULE]
         stale += ages[:1]
         denials.update((f.message, None) for f in verdict.findings if f.mode == "enforce" and f.rule != AGE_RULE)

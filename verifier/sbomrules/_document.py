@@ -1,8 +1,9 @@
 """SBOM documents as SBOM rules read them: CycloneDX JSON (1.4-1.6) and SPDX 2.3 JSON, as in-toto predicates.
 
 Every byte is hostile: the reader walks nested components iteratively (no recursion), stops at
-``max_components`` and ``max_depth``, and turns anything that is not the expected shape into
-:class:`SbomInvalidError` with one line saying where. Values it does not need are never looked at.
+``max_sbom_components`` and ``max_sbom_depth``, counts distinct licence expressions against
+``max_sbom_licence_chars`` (parsing them is what licence rules pay for), and turns anything that is not the
+expected shape into :class:`SbomInvalidError` with one line saying where. Values it does not need are never looked at.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from packageurl import PackageURL
 
 from verifier.errors import PayloadInvalidError, Reason
 from verifier.limits import DEFAULT_LIMITS, Limits
+from verifier.sbomrules._purl import Purl, parse_purl
 
 __all__ = ["SbomComponent", "SbomDocument", "SbomInvalidError", "read_sbom"]
 
@@ -31,7 +32,7 @@ class SbomInvalidError(PayloadInvalidError):
 class SbomComponent:
     name: str
     version: str | None
-    purl: PackageURL | None
+    purl: Purl | None
     #: the SPDX licence expression the component states (None: it states none)
     licenses: str | None
 
@@ -47,11 +48,12 @@ def read_sbom(predicate: object, *, limits: Limits = DEFAULT_LIMITS) -> SbomDocu
     """Read a CycloneDX or SPDX JSON document (a mapping, or its JSON text/bytes)."""
     doc = _loaded(predicate, limits.max_sbom_bytes)
     max_components, max_depth = limits.max_sbom_components, limits.max_sbom_depth
+    licences = _Licences(limits.max_sbom_field_chars, limits.max_sbom_licence_chars)
     if doc.get("bomFormat") == "CycloneDX":
-        components = tuple(_cyclonedx(doc, max_components, max_depth, limits.max_sbom_field_chars))
+        components = tuple(_cyclonedx(doc, max_components, max_depth, limits.max_sbom_field_chars, licences))
         return SbomDocument("cyclonedx", components, _time(_get(doc, "metadata", {}), "timestamp"))
     if isinstance(doc.get("spdxVersion"), str):
-        components = tuple(_spdx(doc, max_components, limits.max_sbom_field_chars))
+        components = tuple(_spdx(doc, max_components, limits.max_sbom_field_chars, licences))
         return SbomDocument("spdx", components, _time(_get(doc, "creationInfo", {}), "created"))
     raise SbomInvalidError("SBOM is neither CycloneDX (bomFormat) nor SPDX (spdxVersion) JSON")
 
@@ -91,13 +93,13 @@ def _time(doc: Mapping[str, Any], key: str) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def _purl(text: object, where: str, cap: int) -> PackageURL | None:
+def _purl(text: object, where: str, cap: int) -> Purl | None:
     if text is None or text == "":
         return None
     if not isinstance(text, str) or len(text) > cap:
         raise SbomInvalidError(f"{where}: purl is not a string of at most {cap} characters (max_sbom_field_chars)")
     try:
-        return PackageURL.from_string(text)
+        return parse_purl(text)
     except ValueError as exc:
         raise SbomInvalidError(f"{where}: purl {text[:100]!r} is invalid ({exc})") from None
 
@@ -132,13 +134,32 @@ def _cyclonedx_licenses(entries: object, where: str) -> str | None:
     return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
 
 
-def _licence(expression: str | None, where: str, cap: int) -> str | None:
-    if expression is not None and len(expression) > cap:
-        raise SbomInvalidError(f"{where}: licence expression is longer than {cap} characters (max_sbom_field_chars)")
-    return expression
+class _Licences:
+    """Bounds the licence expressions of one SBOM: each at most ``max_sbom_field_chars``, the distinct ones at
+    most ``max_sbom_licence_chars`` in all (a repeated expression is parsed once, so it counts once)."""
+
+    def __init__(self, cap: int, total_cap: int) -> None:
+        self.cap, self.total_cap = cap, total_cap
+        self.seen: set[str] = set()
+        self.total = 0
+
+    def __call__(self, expression: str | None, where: str) -> str | None:
+        if expression is None or expression in self.seen:
+            return expression
+        if len(expression) > self.cap:
+            message = f"{where}: licence expression is longer than {self.cap} characters (max_sbom_field_chars)"
+            raise SbomInvalidError(message)
+        self.total += len(expression)
+        if self.total > self.total_cap:
+            message = f"SBOM licence expressions total more than {self.total_cap} characters (max_sbom_licence_chars)"
+            raise SbomInvalidError(message)
+        self.seen.add(expression)
+        return expression
 
 
-def _cyclonedx(doc: Mapping[str, Any], limit: int, max_depth: int, cap: int) -> Iterator[SbomComponent]:
+def _cyclonedx(
+    doc: Mapping[str, Any], limit: int, max_depth: int, cap: int, licences: _Licences
+) -> Iterator[SbomComponent]:
     stack: list[tuple[list[Any], int]] = [(_get(doc, "components", []), 1)]
     seen = 0
     while stack:
@@ -157,7 +178,7 @@ def _cyclonedx(doc: Mapping[str, Any], limit: int, max_depth: int, cap: int) -> 
                 name,
                 _text(item.get("version"), where, "version"),
                 _purl(item.get("purl"), where, cap),
-                _licence(_cyclonedx_licenses(item.get("licenses"), where), where, cap),
+                licences(_cyclonedx_licenses(item.get("licenses"), where), where),
             )
             nested = item.get("components")
             if nested is not None:
@@ -169,7 +190,7 @@ def _cyclonedx(doc: Mapping[str, Any], limit: int, max_depth: int, cap: int) -> 
 _NO_LICENCE = frozenset({"NOASSERTION", "NONE", ""})
 
 
-def _spdx(doc: Mapping[str, Any], limit: int, cap: int) -> Iterator[SbomComponent]:
+def _spdx(doc: Mapping[str, Any], limit: int, cap: int, licences: _Licences) -> Iterator[SbomComponent]:
     packages = _get(doc, "packages", [])
     if len(packages) > limit:
         raise SbomInvalidError(f"SBOM lists {len(packages)} packages, more than {limit} (max_sbom_components)")
@@ -195,5 +216,5 @@ def _spdx(doc: Mapping[str, Any], limit: int, cap: int) -> Iterator[SbomComponen
             _text(package.get("name"), where, "name") or "",
             _text(package.get("versionInfo"), where, "versionInfo"),
             purl,
-            _licence(licence, where, cap),
+            licences(licence, where),
         )

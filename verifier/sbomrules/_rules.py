@@ -24,10 +24,10 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from license_expression import ExpressionError, Licensing, get_spdx_licensing
-from packageurl import PackageURL
 from univers.version_range import RANGE_CLASS_BY_SCHEMES, VersionRange
 
 from verifier.sbomrules._document import SbomComponent, SbomDocument
+from verifier.sbomrules._purl import Purl
 
 __all__ = ["AGE_RULE", "CompiledSbomRules", "SbomFinding", "SbomVerdict", "compile_sbom_rules", "parse_duration"]
 
@@ -64,7 +64,7 @@ class _Match:
     def literal(self) -> bool:
         return not any(c in self.name for c in "*?[")
 
-    def names(self, purl: PackageURL) -> bool:
+    def names(self, purl: Purl) -> bool:
         return fnmatchcase(_name(purl.type, purl.name), self.name) and fnmatchcase(
             (purl.namespace or "").lower(), self.namespace
         )
@@ -130,7 +130,7 @@ def _version(component: SbomComponent) -> str | None:
     writes ``pkg:deb/debian/zlib1g@1.2.13.dfsg-1?epoch=1``; syft writes ``@1:1.2.13.dfsg-1``)."""
     purl = component.purl
     text = (purl.version if purl is not None else None) or component.version
-    qualifiers = purl.qualifiers if purl is not None and isinstance(purl.qualifiers, dict) else {}
+    qualifiers = purl.qualifiers if purl is not None else {}
     epoch = qualifiers.get("epoch")
     if text and epoch and ":" not in text:
         text = f"{epoch}:{text}"
@@ -163,8 +163,9 @@ class CompiledSbomRules:
     ) -> SbomVerdict:
         findings: list[SbomFinding] = []
         versions: dict[tuple[str, str], Any] = {}
+        licences: dict[str, tuple[bool, str]] = {}  # each distinct expression parsed once
         for component in document.components:
-            findings += self._component(component, versions)
+            findings += self._component(component, versions, licences)
         for wanted in self.require:
             if not any(self._matches(wanted, c, versions) is True for c in document.components):
                 scope = f" {wanted.versions_text}" if wanted.versions_text else ""
@@ -172,16 +173,36 @@ class CompiledSbomRules:
                 message += f"{wanted.namespace + '/' if wanted.namespace else ''}{wanted.name}{scope})"
                 findings.append(SbomFinding(wanted.rule, "enforce", message))
         if self.max_age is not None:
-            born = document.timestamp or signed_at
-            if born is None:
-                message = "SBOM states no time, so maxAge cannot be checked"
-                findings.append(SbomFinding(AGE_RULE, "enforce", message))
-            elif now - born > self.max_age:
-                message = f"SBOM is {_age(now - born)} old, older than maxAge {self.max_age_text}"
-                findings.append(SbomFinding(AGE_RULE, "enforce", message))
+            findings += self._age(self.max_age, document, now, signed_at)
         return SbomVerdict(tuple(dict.fromkeys(findings)))
 
-    def _component(self, component: SbomComponent, versions: dict[tuple[str, str], Any]) -> list[SbomFinding]:
+    def _age(
+        self, max_age: dt.timedelta, document: SbomDocument, now: dt.datetime, signed_at: dt.datetime | None
+    ) -> list[SbomFinding]:
+        """maxAge from the SBOM's own time, else the attestation's verified signing time; with neither the age
+        is unknown, which is a denial (fail closed), never a pass."""
+        born = document.timestamp if document.timestamp is not None else signed_at
+        if born is None:
+            message = (
+                f"SBOM states no time and its attestation has no verified signing time (transparency log or "
+                f"RFC 3161 timestamp), so its age is unknown: denied by maxAge {self.max_age_text}"
+            )
+            return [SbomFinding(AGE_RULE, "enforce", message)]
+        if now - born <= max_age:
+            return []
+        if document.timestamp is not None:
+            message = f"SBOM is {_age(now - born)} old, older than maxAge {self.max_age_text}"
+        else:
+            message = f"SBOM states no time; it was signed {_age(now - born)} ago, "
+            message += f"longer than maxAge {self.max_age_text}"
+        return [SbomFinding(AGE_RULE, "enforce", message)]
+
+    def _component(
+        self,
+        component: SbomComponent,
+        versions: dict[tuple[str, str], Any],
+        licences: dict[str, tuple[bool, str]],
+    ) -> list[SbomFinding]:
         found: list[SbomFinding] = []
         purl = component.purl
         if purl is not None and (self._index or self._globbed):
@@ -194,13 +215,16 @@ class CompiledSbomRules:
                     message = f'SBOM component {_display(component)} is denied by rule "{rule.match.rule}" ({scope})'
                     found.append(SbomFinding(rule.match.rule, rule.mode, message, _display(component)))
                 elif verdict is None:
-                    message = (
-                        f'SBOM component {_display(component)}: version {str(component.version)[:60]!r} cannot be '
-                        f'compared by rule "{rule.match.rule}" ({rule.match.versions_text})'
-                    )
+                    scope = f'rule "{rule.match.rule}" ({rule.match.versions_text})'
+                    if _version(component):
+                        message = f"SBOM component {_display(component)}: version "
+                        message += f"{str(_version(component))[:60]!r} cannot be compared by {scope}"
+                    else:
+                        message = f"SBOM component {_display(component)} states no version, so {scope} "
+                        message += "cannot rule it out"
                     found.append(SbomFinding(rule.match.rule, rule.mode, message, _display(component)))
         if self.allow_licences is not None or self.deny_licences is not None or self.unknown != "allow":
-            found += self._licence(component)
+            found += self._licence(component, licences)
         return found
 
     @staticmethod
@@ -230,14 +254,16 @@ class CompiledSbomRules:
         except Exception:
             return None
 
-    def _licence(self, component: SbomComponent) -> list[SbomFinding]:
+    def _licence(self, component: SbomComponent, licences: dict[str, tuple[bool, str]]) -> list[SbomFinding]:
         if component.licenses is None:
             if self.unknown == "allow":
                 return []
             mode: Mode = "enforce" if self.unknown == "deny" else "warn"
             message = f"SBOM component {_display(component)} states no licence (licenses.unknown: {self.unknown})"
             return [SbomFinding("licenses", mode, message, _display(component))]
-        ok, why = self._licence_ok(component.licenses)
+        if component.licenses not in licences:
+            licences[component.licenses] = self._licence_ok(component.licenses)
+        ok, why = licences[component.licenses]
         if ok:
             return []
         message = f"SBOM component {_display(component)} licence {component.licenses[:200]!r} {why}"

@@ -91,7 +91,15 @@ def test_the_denial_names_component_rule_and_range_and_warn_rules_warn():
 
 def test_a_version_that_cannot_be_compared_is_a_finding_not_a_pass():
     (found,) = _messages(_deny("pkg:maven/g/a", "vers:maven/<2"), {"name": "a", "purl": "pkg:maven/g/a"})
-    assert found.startswith("enforce:") and "cannot be compared" in found
+    assert found == (
+        'enforce: SBOM component pkg:maven/g/a states no version, so rule "r" (vers:maven/<2) cannot rule it out'
+    )
+    rules = {"deny": [{"name": "p", "purl": "pkg:pypi/a", "versions": "vers:pypi/<2", "mode": "warn"}]}
+    (found,) = _messages(rules, _c("pkg:pypi/a@not%20a%20version"))
+    assert found == (
+        "warn: SBOM component pkg:pypi/a@not a version: version 'not a version' cannot be compared by "
+        'rule "p" (vers:pypi/<2)'
+    )
 
 
 @pytest.mark.parametrize(
@@ -135,6 +143,22 @@ def test_require_and_max_age():
     assert any('no component required by rule "base"' in f for f in found)
     assert any("older than maxAge 24h" in f for f in found)
     assert _messages(rules, _c("pkg:deb/debian/base-files@12.4"), timestamp="2026-12-04T12:00:00Z") == []
+
+
+def test_max_age_falls_back_to_the_signed_time_and_fails_closed_without_one():
+    rules = compile_sbom_rules({"maxAge": "24h"})
+    untimed = read_sbom(_bom(_c("pkg:npm/x@1.0.0"), timestamp=None))
+    signed = NOW - dt.timedelta(hours=30)
+    assert rules.evaluate(untimed, now=NOW, signed_at=NOW - dt.timedelta(hours=2)).findings == ()
+    (late,) = rules.evaluate(untimed, now=NOW, signed_at=signed).findings
+    assert (late.rule, late.mode) == ("maxAge", "enforce")
+    assert late.message == "SBOM states no time; it was signed 30h ago, longer than maxAge 24h"
+    (unknown,) = rules.evaluate(untimed, now=NOW).findings
+    assert unknown.mode == "enforce" and "its age is unknown: denied by maxAge 24h" in unknown.message
+    # the SBOM's own time comes first: written 4 days ago, signed just now
+    timed = read_sbom(_bom(_c("pkg:npm/x@1.0.0")))
+    (old,) = rules.evaluate(timed, now=NOW, signed_at=NOW).findings
+    assert old.message == "SBOM is 96h old, older than maxAge 24h"
 
 
 def test_spdx_packages_are_read_with_purls_and_licences():
@@ -203,6 +227,24 @@ def test_deep_nesting_and_too_many_components_are_bounded():
     many = _bom(*({"name": f"c{i}"} for i in range(1001)))
     with pytest.raises(SbomInvalidError, match="more than 1000 components"):
         read_sbom(many, limits=Limits(max_sbom_components=1000))
+
+
+def _expression(i: int) -> str:
+    """A distinct ~4,000-character SPDX expression: what a hostile SBOM would state to make parsing costly."""
+    return " AND ".join(f"(MIT OR LicenseRef-x{i}-{j})" for j in range(130))
+
+
+def test_distinct_licence_expressions_are_bounded_in_total_and_repeats_count_once():
+    limits = Limits(max_sbom_licence_chars=64 * 1024)
+    hostile = _bom(*(_c(f"pkg:npm/x{i}@1.0.0", _expression(i)) for i in range(20)))  # ~80,000 distinct chars
+    with pytest.raises(SbomInvalidError, match=r"total more than 65536 characters \(max_sbom_licence_chars\)"):
+        read_sbom(hostile, limits=limits)
+    repeated = read_sbom(_bom(*(_c(f"pkg:npm/x{i}@1.0.0", _expression(0)) for i in range(500))), limits=limits)
+    rules = compile_sbom_rules({"licenses": {"allow": ["MIT"]}})
+    start = time.perf_counter()
+    assert rules.evaluate(repeated, now=NOW).findings == ()  # MIT OR ... every time: allowed
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, elapsed  # one parse of the expression, not 500 (about 7 s)
 
 
 def test_five_thousand_components_against_a_hundred_rules_is_fast():
