@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -65,6 +66,8 @@ class PolicyResult:
     details: tuple[str, ...] = ()
     #: what passed or failed with a warning (SBOM warn rules): shown, never deciding
     warnings: tuple[str, ...] = ()
+    #: when a pass stops holding by itself (an SBOM's maxAge runs out): the verdict is cached no longer than this
+    fresh_until: dt.datetime | None = None
 
     def lines(self) -> tuple[str, ...]:
         """The failure, one line each (``details`` when there are, else ``reason``)."""

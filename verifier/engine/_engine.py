@@ -18,6 +18,7 @@ an outage ends the moment the registry is back. Concurrent requests for the same
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -294,7 +295,9 @@ class Engine:
         if not self._keep_statements and any(e.statement is not None for e in result.evidence):
             result = replace(result, evidence=tuple(replace(e, statement=None) for e in result.evidence))
         settings = self.policies.settings
-        ttl = settings.cache_ttl_seconds if result.passed else settings.cache_failure_ttl_seconds
+        ttl: float = settings.cache_ttl_seconds if result.passed else settings.cache_failure_ttl_seconds
+        if result.fresh_until is not None:  # an SBOM's maxAge runs out before the TTL: the pass ends with it
+            ttl = min(ttl, (result.fresh_until - dt.datetime.now(dt.UTC)).total_seconds())
         self._verdicts.put((ref.name, str(digest), policy.hash), result, ttl)
         return result
 

@@ -279,6 +279,7 @@ class _Met:
     reason: str = ""
     details: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    fresh_until: dt.datetime | None = None  # SBOM maxAge: when the freshest SBOM grows too old
 
 
 def _attestation_met(
@@ -330,6 +331,7 @@ def _sbom_met(
     denials: dict[str, None] = {}
     warnings: dict[str, None] = {}
     stale: list[str] = []
+    fresh: list[dt.datetime] = []
     for layer, statement in sorted(statements.items()):
         try:
             document = read_sbom(statement.get("predicate"))
@@ -339,6 +341,7 @@ def _sbom_met(
         verdict = rules.evaluate(document, now=now, signed_at=signed.get(layer))
         ages = [f.message for f in verdict.findings if f.rule == AGE_RULE]
         stale += ages[:1]
+        fresh += [verdict.fresh_until] if verdict.fresh_until is not None else []
         denials.update((f.message, None) for f in verdict.findings if f.mode == "enforce" and f.rule != AGE_RULE)
         warnings.update((f.message, None) for f in verdict.findings if f.mode == "warn")
     if stale and len(stale) == len(statements):
@@ -346,7 +349,7 @@ def _sbom_met(
     if denials:
         lines = tuple(denials)
         return _Met(False, Reason.SBOM_DENIED, lines[0], lines, tuple(warnings))
-    return _Met(True, warnings=tuple(warnings))
+    return _Met(True, warnings=tuple(warnings), fresh_until=max(fresh, default=None))
 
 
 def judge(
@@ -362,10 +365,12 @@ def judge(
     evidence: list[Evidence] = []
     warnings: tuple[str, ...] = ()
     details: tuple[str, ...] = ()
+    fresh: list[dt.datetime] = []
 
     def result(passed: bool, code: str, reason: str, verified: Sequence[str] = ()) -> PolicyResult:
         return PolicyResult(
-            policy.name, policy.mode, passed, code, reason, tuple(verified), tuple(evidence), details, warnings
+            policy.name, policy.mode, passed, code, reason, tuple(verified), tuple(evidence), details, warnings,
+            min(fresh, default=None),
         )
 
     image = ref.with_digest(digest)
@@ -412,6 +417,7 @@ def judge(
         met, seen = _attestation_met(policy, wanted, found, digest, now)
         evidence += seen
         warnings += met.warnings
+        fresh += [met.fresh_until] if met.fresh_until is not None else []
         if not met.met:
             details = met.details
             return result(False, met.code, met.reason, verified)

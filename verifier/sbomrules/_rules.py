@@ -119,6 +119,8 @@ class SbomFinding:
 @dataclass(frozen=True, slots=True)
 class SbomVerdict:
     findings: tuple[SbomFinding, ...]
+    #: with maxAge, when this SBOM grows too old (a pass must not be remembered past it); else None
+    fresh_until: dt.datetime | None = None
 
     @property
     def denied(self) -> bool:
@@ -172,9 +174,12 @@ class CompiledSbomRules:
                 message = f'SBOM has no component required by rule "{wanted.rule}" (pkg:{wanted.type}/'
                 message += f"{wanted.namespace + '/' if wanted.namespace else ''}{wanted.name}{scope})"
                 findings.append(SbomFinding(wanted.rule, "enforce", message))
+        fresh_until = None
         if self.max_age is not None:
             findings += self._age(self.max_age, document, now, signed_at)
-        return SbomVerdict(tuple(dict.fromkeys(findings)))
+            born = document.timestamp if document.timestamp is not None else signed_at
+            fresh_until = born + self.max_age if born is not None else None
+        return SbomVerdict(tuple(dict.fromkeys(findings)), fresh_until)
 
     def _age(
         self, max_age: dt.timedelta, document: SbomDocument, now: dt.datetime, signed_at: dt.datetime | None

@@ -7,11 +7,13 @@ pushed by `sign_image`, and a clock the tests move.
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.support.faultregistry import Fault, FaultRegistry
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image
+from verifier.cosign import attest_image, generate_signing_key, public_key_pem, sign_image
 from verifier.engine import Engine, Outcome
 from verifier.limits import Limits
 from verifier.oci import Reference
@@ -293,3 +295,28 @@ async def test_decide_many_keeps_order_and_dedupes(reg, client):
     engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
     decisions = await engine.decide_many([good, bad, good])
     assert [d.outcome for d in decisions] == [Outcome.ALLOW, Outcome.DENY, Outcome.ALLOW]
+
+
+async def test_a_pass_under_sbom_max_age_is_cached_no_longer_than_the_sbom_stays_fresh(reg, client):
+    """ttlSeconds is 300, but the SBOM (written 2h - 60s ago, maxAge 2h) stops passing in about a minute: the
+    verdict must not outlive it, or the image would be admitted from the cache with a stale SBOM."""
+    image, digest = await _signed(reg, "team/sbom", "v1", "ci")
+    written = datetime.now(UTC) - timedelta(hours=2) + timedelta(seconds=60)
+    sbom = {"bomFormat": "CycloneDX", "specVersion": "1.6", "metadata": {"timestamp": written.isoformat()}}
+    await attest_image(client, Reference.parse(image), KEYS["ci"], predicate=json.dumps(sbom).encode(),
+                       predicate_type="cyclonedx")  # fmt: skip
+    attestations = [{"name": "sbom", "predicateType": "cyclonedx", "authorities": ["ci"], "sbom": {"maxAge": "2h"}}]
+    clock = Clock()
+    engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"], attestations=attestations)), client, clock=clock)
+    by_digest = f"{reg.host}/team/sbom@{digest}"
+    assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
+    clock.now += 30
+    assert (await engine.decide(by_digest)).cached is True  # still fresh: from the cache
+    clock.now += 60  # past the SBOM's freshness, though ttlSeconds has not run out: judged again, not cached
+    assert (await engine.decide(by_digest)).cached is False
+    # the control: the same policy without maxAge keeps the pass for ttlSeconds
+    del attestations[0]["sbom"]
+    plain = Engine(_compile(_policy("prod", [f"{reg.host}/**"], attestations=attestations)), client, clock=clock)
+    assert (await plain.decide(by_digest)).cached is False
+    clock.now += 90
+    assert (await plain.decide(by_digest)).cached is True

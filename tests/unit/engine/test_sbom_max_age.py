@@ -162,3 +162,18 @@ def test_the_sboms_own_time_comes_first(sg):
     keyless = sg.sign_bundle(statement=_statement(sg, written), identity=IDENTITY, issuer=ISSUER)
     result = _judge(_keyless(sg), _bundle(keyless), 1)  # signed 1h ago, written 6h ago
     assert not result.passed and result.reason == "SBOM is 6h old, older than maxAge 2h"
+
+
+def test_a_pass_is_fresh_only_until_the_freshest_sbom_grows_too_old(sg):
+    """The verdict cache keeps a pass no longer than maxAge allows: ``fresh_until`` is when the SBOM (signed at
+    SIGNED, maxAge 2h) stops passing, and the engine caps the verdict's TTL at it."""
+    policy, found = _cases(sg)["keyless bundle (Rekor)"]
+    fresh = _judge(policy, found, 1.5)
+    assert fresh.passed and fresh.fresh_until == SIGNED + timedelta(hours=2)
+    assert _judge(policy, found, 3).fresh_until is None  # a failure is cached for the failure TTL as ever
+    written = {**NO_TIME, "metadata": {"timestamp": (SIGNED - timedelta(minutes=30)).isoformat()}}
+    own_time = _bundle(sg.sign_bundle(statement=_statement(sg, written), identity=IDENTITY, issuer=ISSUER))
+    assert _judge(policy, own_time, 1).fresh_until == SIGNED + timedelta(hours=1, minutes=30)
+    (wanted,) = policy.attestations
+    no_age = dataclasses.replace(wanted, sbom=dataclasses.replace(wanted.sbom, max_age=None))
+    assert _judge(dataclasses.replace(policy, attestations=(no_age,)), found, 1).fresh_until is None
