@@ -320,7 +320,9 @@ def judge(
         )
 
     image = ref.with_digest(digest)
-    signatures = [a for a in found if a.is_signature] if policy.threshold else []
+    # an entry that could not be read at all (a listing over its size limit, ...) may have been a signature: its
+    # failure is this image's reason when nothing verifies, not a silent "no signatures found"
+    signatures = [a for a in found if a.is_signature or not (a.ok or a.is_attestation)] if policy.threshold else []
     if not signatures and policy.threshold:
         return result(False, "NO_SIGNATURES", "no signatures found")
     claims = dict(policy.claims)

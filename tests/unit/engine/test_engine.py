@@ -239,8 +239,9 @@ async def test_a_changed_policy_does_not_reuse_old_verdicts(reg, client):
     engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
     by_digest = f"{reg.host}/team/app@{digest}"
     assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
-    engine.replace_policies(_compile(_policy("prod", [f"{reg.host}/**"], authorities=("release",))))
-    decision = await engine.decide(by_digest)
+    changed = _compile(_policy("prod", [f"{reg.host}/**"], authorities=("release",)))
+    assert changed.policies[0].hash != engine.policies.policies[0].hash, "verdicts are cached by policy hash"
+    decision = await Engine(changed, client).decide(by_digest)
     assert decision.outcome is Outcome.DENY
     assert decision.cached is False
 
