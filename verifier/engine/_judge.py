@@ -254,7 +254,9 @@ def _attestation_met(
     judged = [
         (authority, attachment, _attestation(authority, attachment, digest, wanted.predicate_type))
         for attachment in found
-        if attachment.is_attestation
+        # a cosign 3 signature bundle is a DSSE statement of cosign's sign predicate: it meets a requirement of that
+        # type (as `cosign verify-attestation --type https://sigstore.dev/cosign/sign/v1` accepts it)
+        if attachment.is_attestation or (attachment.is_bundle and wanted.predicate_type == COSIGN_SIGN_PREDICATE)
         for authority in allowed
     ]
     checks = [c for _, _, c in judged]
