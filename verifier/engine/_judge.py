@@ -31,7 +31,7 @@ from verifier.engine._count import counted_authorities, signer_of
 from verifier.engine._decision import Evidence, PolicyResult
 from verifier.errors import Reason, SealgateError, SignatureInvalidError
 from verifier.limits import DEFAULT_LIMITS
-from verifier.oci import Descriptor, Digest, Reference
+from verifier.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
 from verifier.sbomrules import AGE_RULE, CompiledSbomRules, read_sbom
 from verifier.sigstore import (
@@ -302,6 +302,10 @@ def _sbom_met(
     return _Met(True, warnings=tuple(warnings))
 
 
+def _unreadable_listing(found: Attachment) -> bool:
+    return not found.ok and found.media_type in (OCI_INDEX, OCI_MANIFEST)
+
+
 def judge(
     policy: CompiledPolicy,
     ref: Reference,
@@ -322,9 +326,9 @@ def judge(
         )
 
     image = ref.with_digest(digest)
-    # an entry that could not be read at all (a listing over its size limit, ...) may have been a signature: its
+    # a listing that could not be read (a `.sig` manifest over its size limit, ...) may have held signatures: its
     # failure is this image's reason when nothing verifies, not a silent "no signatures found"
-    signatures = [a for a in found if a.is_signature or not (a.ok or a.is_attestation)] if policy.threshold else []
+    signatures = [a for a in found if a.is_signature or _unreadable_listing(a)] if policy.threshold else []
     if not signatures and policy.threshold:
         return result(False, "NO_SIGNATURES", "no signatures found")
     claims = dict(policy.claims)
