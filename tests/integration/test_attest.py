@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.support.cli import sealgate  # noqa: F401 - the fixture
@@ -16,6 +18,10 @@ from verifier.cosign._layout import DSSE_MEDIA_TYPE, SIGNATURE_ANNOTATION
 from verifier.oci import OCI_INDEX, OCI_MANIFEST, Digest, Reference, RegistryClient
 
 pytestmark = pytest.mark.integration
+
+SCHEMA = jsonschema.Draft202012Validator(
+    json.loads((Path(__file__).parents[2] / "schemas" / "verify-result.schema.json").read_text())
+)
 
 CYCLONEDX = b'{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"zlib","version":"1.3"}]}'
 SPDX = b'{"spdxVersion":"SPDX-2.3","name":"app"}'
@@ -56,7 +62,9 @@ def _blob(ref: str, digest: str) -> bytes:
 def _verify(sealgate, capsys, *argv: str) -> tuple[int, dict]:
     capsys.readouterr()
     code = sealgate(["verify-attestation", "--output", "json", *argv])
-    return code, json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)
+    SCHEMA.validate(report)  # the one documented schema, verified statements included
+    return code, report
 
 
 def _checked(report: dict) -> list[dict]:
@@ -104,6 +112,16 @@ def test_attest_writes_cosign_att_layout_and_verifies(registry, pushed_image, ke
     assert code == 0, report
     assert report["digest"] == digest and report["resolvedFromTag"] == "v1"
     assert _checked(report)[0]["statement"]["predicate"]["components"][0]["name"] == "zlib"
+    # the text report: the decision, the attestation checked, and the verified statement as one JSON line
+    assert sealgate(["verify-attestation", "--key", f"{keys['signer']}.pub", "--type", "cyclonedx", ref]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        f"Decision for {ref}: ALLOW",
+        f"  tag 'v1' resolved to {digest}",
+        '  PASS policy "command-line" (enforce)',
+    ]
+    assert f"    OK attestation {layer['digest']} [legacy-att]: attestation verified with key 'signer.pub'" in lines
+    assert lines[-1] == json.dumps(statement, sort_keys=True)
 
 
 @pytest.mark.parametrize(
