@@ -293,3 +293,23 @@ async def test_decide_many_keeps_order_and_dedupes(reg, client):
     engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
     decisions = await engine.decide_many([good, bad, good])
     assert [d.outcome for d in decisions] == [Outcome.ALLOW, Outcome.DENY, Outcome.ALLOW]
+
+
+async def test_policy_annotations_and_reference_check_are_enforced(reg, client):
+    """`annotations` and `skipReferenceCheck` in a policy mean what `verify -a` and `--skip-reference-check` mean."""
+    digest = reg.add_image("team/app", "v1")
+    async with RegistryClient() as signer:
+        ref = Reference.parse(f"{reg.host}/team/app:v1")
+        await sign_image(signer, ref, KEYS["ci"], annotations={"env": "prod"}, docker_reference="example.com/other")
+    image = f"{reg.host}/team/app@{digest}"
+    glob = [f"{reg.host}/**"]
+
+    async def decide(**spec):
+        return await Engine(_compile(_policy("prod", glob, **spec)), client).decide(image)
+
+    strict = await decide(annotations={"env": "prod"})
+    assert (strict.outcome, strict.code) == (Outcome.DENY, "REFERENCE_MISMATCH")
+    assert (await decide(annotations={"env": "prod"}, skipReferenceCheck=True)).outcome is Outcome.ALLOW
+    wrong = await decide(annotations={"env": "dev"}, skipReferenceCheck=True)
+    assert (wrong.outcome, wrong.code) == (Outcome.DENY, "ANNOTATION_MISMATCH")
+    assert "annotations do not match env=dev" in wrong.reason
