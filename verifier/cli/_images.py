@@ -82,7 +82,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     verify = commands.add_parser(
         "verify",
-        help="verify an image's key-based signatures",
+        help="verify an image's signatures (key, keyless identity, or policy files)",
         description="Check the signatures attached to IMAGE in every layout: one must verify with --key (or the "
         "keyless identity), name the image's digest and repository, and carry every -a annotation. The flags "
         "compile into one policy that IMAGE is judged by exactly as the admission webhook judges it; with "
