@@ -28,14 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.localregistry import LocalRegistry  # noqa: E402
 from tools.testimages import build_image, push_image  # noqa: E402
-from verifier.cosign import (  # noqa: E402
-    NamedKey,
-    attachment_tag,
-    generate_signing_key,
-    sign_image,
-    verify_image,
-)
+from verifier.cosign import NamedKey, attachment_tag, generate_signing_key, sign_image  # noqa: E402
+from verifier.engine import Decision, Engine  # noqa: E402
 from verifier.oci import MANIFEST_ACCEPT, OCI_MANIFEST, Reference  # noqa: E402
+from verifier.policy import CompiledAuthority, PolicySet, single_policy  # noqa: E402
 from verifier.registry import RegistryClient  # noqa: E402
 
 TARGET_COLD_REQUESTS = 3
@@ -56,6 +52,11 @@ async def _bare(client: httpx.AsyncClient, base: str, repo: str, tag: str) -> No
     blob.raise_for_status()
 
 
+async def _verify(client: RegistryClient, policies: PolicySet, ref: Reference) -> Decision:
+    """What `sealgate verify --key` does: the flags' one-policy set, judged by a new engine (no cached verdict)."""
+    return await Engine(policies, client).decide(str(ref))
+
+
 async def _time(fn: Callable[[], Awaitable[object]]) -> float:
     start = time.perf_counter()
     await fn()
@@ -68,7 +69,8 @@ async def run(rounds: int) -> int:
         push_image(layout, registry, "bench/app", "v1")
         ref = Reference.parse(f"{registry.host}/bench/app:v1")
         key = generate_signing_key()
-        keys = [NamedKey("bench", key.public_key())]
+        keys = (NamedKey("bench", key.public_key()),)
+        policies = single_policy("bench", ref, CompiledAuthority("bench", keys))
         async with RegistryClient() as client:
             await sign_image(client, ref, key)
             digest = (await client.resolve(ref)).digest
@@ -76,17 +78,17 @@ async def run(rounds: int) -> int:
 
         # requests per cold verification
         async with RegistryClient() as client:
-            result = await verify_image(client, ref, keys)
+            result = await _verify(client, policies, ref)
             cold_requests = client.request_count
-        if not result.verified:
-            print(f"benchmark setup broken: {result.reason()}")
+        if not result.allowed:
+            print(f"benchmark setup broken: {result.reason}")
             return 1
 
         base = f"http://{registry.host}"
 
         async def sealgate_cold() -> None:
             async with RegistryClient() as c:
-                assert (await verify_image(c, ref, keys)).verified
+                assert (await _verify(c, policies, ref)).allowed
 
         async def bare_cold() -> None:
             async with httpx.AsyncClient(verify=BARE_TLS) as c:
@@ -99,12 +101,12 @@ async def run(rounds: int) -> int:
             "bare warm": [],
         }
         async with RegistryClient() as warm_client, httpx.AsyncClient(verify=BARE_TLS) as bare_client:
-            await verify_image(warm_client, ref, keys)  # open the connection once
+            await _verify(warm_client, policies, ref)  # open the connection once
             await _bare(bare_client, base, "bench/app", "v1")
             before = warm_client.request_count
 
             async def sealgate_warm() -> None:
-                assert (await verify_image(warm_client, ref, keys)).verified
+                assert (await _verify(warm_client, policies, ref)).allowed
 
             async def bare_warm() -> None:
                 await _bare(bare_client, base, "bench/app", "v1")

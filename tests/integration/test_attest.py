@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.support.cli import sealgate  # noqa: F401 - the fixture
@@ -17,6 +19,10 @@ from verifier.oci import OCI_INDEX, OCI_MANIFEST, Digest, Reference
 from verifier.registry import RegistryClient
 
 pytestmark = pytest.mark.integration
+
+SCHEMA = jsonschema.Draft202012Validator(
+    json.loads((Path(__file__).parents[2] / "schemas" / "verify-result.schema.json").read_text())
+)
 
 CYCLONEDX = b'{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"zlib","version":"1.3"}]}'
 SPDX = b'{"spdxVersion":"SPDX-2.3","name":"app"}'
@@ -57,7 +63,16 @@ def _blob(ref: str, digest: str) -> bytes:
 def _verify(sealgate, capsys, *argv: str) -> tuple[int, dict]:
     capsys.readouterr()
     code = sealgate(["verify-attestation", "--output", "json", *argv])
-    return code, json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)
+    SCHEMA.validate(report)  # the one documented schema, verified statements included
+    return code, report
+
+
+def _checked(report: dict) -> list[dict]:
+    """The attestations the engine judged for the flags' one policy (a Decision's evidence)."""
+    (result,) = report["results"]
+    assert result["policy"] == "command-line"
+    return [e for e in result["evidence"] if e["kind"] == "attestation"]
 
 
 def test_attest_writes_cosign_att_layout_and_verifies(registry, pushed_image, keys, predicates, sealgate, capsys):
@@ -97,24 +112,43 @@ def test_attest_writes_cosign_att_layout_and_verifies(registry, pushed_image, ke
     code, report = _verify(sealgate, capsys, "--key", f"{keys['signer']}.pub", "--type", "cyclonedx", ref)
     assert code == 0, report
     assert report["digest"] == digest and report["resolvedFromTag"] == "v1"
-    assert report["attestations"][0]["statement"]["predicate"]["components"][0]["name"] == "zlib"
+    assert _checked(report)[0]["statement"]["predicate"]["components"][0]["name"] == "zlib"
+    # the text report: the decision, the attestation checked, and the verified statement as one JSON line
+    assert sealgate(["verify-attestation", "--key", f"{keys['signer']}.pub", "--type", "cyclonedx", ref]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        f"Decision for {ref}: ALLOW",
+        f"  tag 'v1' resolved to {digest}",
+        '  PASS policy "command-line" (enforce)',
+    ]
+    assert f"    OK attestation {layer['digest']} [legacy-att]: attestation verified with key 'signer.pub'" in lines
+    assert lines[-1] == json.dumps(statement, sort_keys=True)
 
 
 @pytest.mark.parametrize(
-    ("key", "type_", "code", "reason"),
+    ("key", "type_", "code", "reason", "missing"),
     [
         pytest.param(
             "signer",
             "https://slsa.dev/provenance/v0.2",
             "PREDICATE_TYPE_MISMATCH",
             "not 'https://slsa",
+            'no verified https://slsa.dev/provenance/v0.2 attestation ("https://slsa.dev/provenance/v0.2") signed by '
+            '"signer.pub"',
             id="wrong predicate type fails",
         ),
-        pytest.param("stranger", "cyclonedx", "SIGNATURE_INVALID", "signature invalid for key", id="another key fails"),
+        pytest.param(
+            "stranger",
+            "cyclonedx",
+            "SIGNATURE_INVALID",
+            "signature invalid for key 'stranger.pub'",
+            'no verified https://cyclonedx.org/bom attestation ("cyclonedx") signed by "stranger.pub"',
+            id="another key fails",
+        ),
     ],
 )
 def test_verify_attestation_failures(
-    registry, pushed_image, keys, predicates, sealgate, capsys, key, type_, code, reason
+    registry, pushed_image, keys, predicates, sealgate, capsys, key, type_, code, reason, missing
 ):
     ref, _ = pushed_image(registry, repo="att/fail", tag="v1")
     assert (
@@ -134,14 +168,20 @@ def test_verify_attestation_failures(
     )
     exit_code, report = _verify(sealgate, capsys, "--key", f"{keys[key]}.pub", "--type", type_, ref)
     assert exit_code == 1
-    assert report["code"] == code
-    assert reason in report["attestations"][0]["reason"]
+    # the decision says which attestation is missing (as the webhook does); what was wrong with each one found is
+    # in its evidence
+    assert (report["code"], report["reason"]) == ("ATTESTATION_MISSING", f'policy "command-line": {missing}')
+    assert _checked(report)[0]["code"] == code
+    assert reason in _checked(report)[0]["reason"]
 
 
-def test_image_without_attestations_fails_with_no_signatures(registry, pushed_image, keys, sealgate, capsys):
+def test_image_without_attestations_fails_with_attestation_missing(registry, pushed_image, keys, sealgate, capsys):
     ref, _ = pushed_image(registry, repo="att/none", tag="v1")
     code, report = _verify(sealgate, capsys, "--key", f"{keys['signer']}.pub", ref)
-    assert (code, report["code"]) == (1, "NO_SIGNATURES")
+    assert (code, report["code"]) == (1, "ATTESTATION_MISSING")
+    missing = 'no verified https://cosign.sigstore.dev/attestation/v1 attestation ("custom") signed by "signer.pub"'
+    assert report["reason"] == f'policy "command-line": {missing}'
+    assert _checked(report) == []
 
 
 def test_custom_type_wraps_text_and_replace_keeps_one_per_type(
@@ -172,7 +212,7 @@ def test_custom_type_wraps_text_and_replace_keeps_one_per_type(
     ]
     code, report = _verify(sealgate, capsys, "--key", f"{keys['signer']}.pub", ref)  # default type: custom
     assert code == 0
-    good = [a for a in report["attestations"] if a["verified"]]
+    good = [a for a in _checked(report) if a["verified"]]
     assert good[0]["statement"]["predicate"]["Data"] == "free text <&>\n"
 
 
@@ -207,9 +247,10 @@ def test_bundle_format_goes_to_the_fallback_tag_and_verifies(
     for type_ in ("cyclonedx", "spdxjson"):
         code, report = _verify(sealgate, capsys, "--key", f"{keys['signer']}.pub", "--type", type_, ref)
         assert code == 0, report
-        assert {a["layout"] for a in report["attestations"]} == {"fallback-tag"}
+        assert {a["layout"] for a in _checked(report)} == {"fallback-tag"}
     code, report = _verify(sealgate, capsys, "--key", f"{keys['stranger']}.pub", "--type", "cyclonedx", ref)
-    assert (code, report["code"]) == (1, "SIGNATURE_INVALID")
+    assert (code, report["code"]) == (1, "ATTESTATION_MISSING")
+    assert {a["code"] for a in _checked(report)} == {"SIGNATURE_INVALID"}
 
 
 def test_attestation_replayed_onto_another_image_fails_its_subject(
@@ -295,7 +336,7 @@ def test_an_sbom_attestation_of_thousands_of_components_is_read_past_the_signatu
     assert sealgate([*argv, ref]) == 0
     code, report = _verify(sealgate, capsys, "--key", f"{keys['signer']}.pub", "--type", "cyclonedx", ref)
     assert code == 0, report
-    assert len(report["attestations"][0]["statement"]["predicate"]["components"]) == 5000
+    assert len(_checked(report)[0]["statement"]["predicate"]["components"]) == 5000
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         "apiVersion: sealgate.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: sbom}\nspec:\n"

@@ -44,7 +44,9 @@ def test_sign_by_tag_then_verify(registry, pushed_image, keys, capsys):
     assert main(["verify", "--key", f"{keys['signer']}.pub", ref]) == 0
     out = capsys.readouterr().out
     assert f"tag 'v1' resolved to {digest}" in out
-    assert "VERIFIED: 1 of 1 signatures verified" in out
+    assert f"Decision for {ref}: ALLOW" in out
+    assert '  PASS policy "command-line" (enforce)' in out
+    assert "signature verified with key 'signer.pub'" in out
 
 
 def test_signing_twice_does_not_duplicate_and_another_key_appends(registry, pushed_image, keys, capsys):
@@ -59,16 +61,18 @@ def test_signing_twice_does_not_duplicate_and_another_key_appends(registry, push
     # each key verifies its own signature; the report names one good and one rejected layer
     assert main(["verify", "--key", f"{keys['stranger']}.pub", "--output", "json", ref]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert [s["verified"] for s in report["signatures"]] == [False, True]
-    assert report["signatures"][0]["code"] == "SIGNATURE_INVALID"
+    checked = report["results"][0]["evidence"]
+    assert [s["verified"] for s in checked] == [False, True]
+    assert checked[0]["code"] == "SIGNATURE_INVALID"
+    assert checked[0]["reason"] == "signature invalid for key 'stranger.pub'"
 
 
 def test_unsigned_image_has_no_signatures(registry, pushed_image, keys, capsys):
     ref, digest = pushed_image(registry, repo="cli/unsigned", tag="v1")
     assert main(["verify", "--key", f"{keys['signer']}.pub", "--output", "json", ref]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["code"] == "NO_SIGNATURES"
-    assert report["reason"] == f"no signatures found for {registry.host}/cli/unsigned@{digest} (any layout)"
+    assert (report["outcome"], report["code"], report["digest"]) == ("deny", "NO_SIGNATURES", digest)
+    assert report["reason"] == 'policy "command-line": no signatures found'
 
 
 def test_wrong_key_is_signature_invalid(registry, pushed_image, keys, capsys):
@@ -76,8 +80,9 @@ def test_wrong_key_is_signature_invalid(registry, pushed_image, keys, capsys):
     assert main(["sign", "--key", f"{keys['signer']}.key", ref]) == 0
     assert main(["verify", "--key", f"{keys['stranger']}.pub", ref]) == 1
     out = capsys.readouterr().out
+    assert f'FAIL image "{ref}": policy "command-line": no signature verifies with key of "stranger.pub"' in out
     assert "signature invalid for key 'stranger.pub'" in out
-    assert "NOT VERIFIED" in out
+    assert f"Decision for {ref}: DENY" in out
 
 
 def test_signature_copied_to_another_image_is_a_digest_mismatch(registry, pushed_image, keys, capsys):
@@ -94,7 +99,9 @@ def test_signature_copied_to_another_image_is_a_digest_mismatch(registry, pushed
     asyncio.run(replay())
     capsys.readouterr()
     assert main(["verify", "--key", f"{keys['signer']}.pub", "--output", "json", other_ref]) == 1
-    (check,) = json.loads(capsys.readouterr().out)["signatures"]
+    report = json.loads(capsys.readouterr().out)
+    assert report["code"] == "PAYLOAD_DIGEST_MISMATCH"
+    (check,) = report["results"][0]["evidence"]
     assert check["code"] == "PAYLOAD_DIGEST_MISMATCH"
     assert check["reason"] == f"payload digest mismatch: signed {signed_digest}, image is {other_digest}"
 

@@ -156,11 +156,14 @@ def test_sealgate_signs_itself_and_its_own_copy_verifies(
         assert main(["keygen", "--output-key-prefix", str(keys / name)]) == 0
     assert main(["sign", "--key", str(keys / "release.key"), built.ref]) == 0
     assert main(["verify", "--key", str(keys / "release.pub"), built.ref]) == 0
-    assert "VERIFIED: 1 of 1 signatures verified" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Decision for {built.ref}: ALLOW" in out
+    assert "signature verified with key 'release.pub'" in out
     keys.chmod(0o755)
     inside = built.run("sealgate", "verify", "--key", "/keys/release.pub", built.ref, volume=f"{keys}:/keys:ro")
     assert inside.returncode == 0, inside.stdout + inside.stderr
-    assert "VERIFIED" in inside.stdout
+    assert f"Decision for {built.ref}: ALLOW" in inside.stdout
     stranger = built.run("sealgate", "verify", "--key", "/keys/stranger.pub", built.ref, volume=f"{keys}:/keys:ro")
-    assert stranger.returncode != 0
+    assert stranger.returncode == 1, stranger.stdout + stranger.stderr
+    assert f"Decision for {built.ref}: DENY" in stranger.stdout
     assert "Traceback" not in stranger.stderr

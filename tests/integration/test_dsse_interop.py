@@ -118,7 +118,7 @@ def test_securesystemslib_envelope_verifies_with_sealgate(
     argv = ["verify-attestation", "--key", str(pub), "--type", "slsaprovenance1", "--output", "json", ref]
     assert sealgate(argv) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["attestations"][0]["statement"]["predicate"] == {"buildDefinition": {}}
+    assert report["results"][0]["evidence"][0]["statement"]["predicate"] == {"buildDefinition": {}}
 
 
 def test_cosign_private_key_signs_what_securesystemslib_accepts(keypair):

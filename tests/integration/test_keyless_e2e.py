@@ -259,7 +259,7 @@ def test_sealgate_verify_keyless_flags(registry, pushed_image, sigstore, layout,
     root = ["--trusted-root", str(sigstore.trusted_root_path)]
     right = ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER, *root]
     assert main(["verify", *right, "--output", "json", image]) == 0
-    assert json.loads(capsys.readouterr().out)["verified"] is True
+    assert json.loads(capsys.readouterr().out)["outcome"] == "allow"
     by_regexp = [
         "--certificate-identity-regexp",
         r"https://github\.com/org/app/.*",
@@ -271,7 +271,8 @@ def test_sealgate_verify_keyless_flags(registry, pushed_image, sigstore, layout,
     wrong = ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", "https://accounts.google.com", *root]
     assert main(["verify", *wrong, "--output", "json", image]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert [c["code"] for c in report["signatures"]] == ["IDENTITY_MISMATCH"]
+    assert report["code"] == "IDENTITY_MISMATCH"
+    assert [c["code"] for c in report["results"][0]["evidence"]] == ["IDENTITY_MISMATCH"]
     # the public-good root does not trust the private test CA
     assert main(["verify", "--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER, image]) == 1
 

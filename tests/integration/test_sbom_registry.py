@@ -94,4 +94,4 @@ def test_attest_in_one_step_verifies_as_a_cyclonedx_attestation(
     )
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
-    assert report["attestations"][0]["statement"]["predicate"] == json.loads(out.read_text())
+    assert report["results"][0]["evidence"][0]["statement"]["predicate"] == json.loads(out.read_text())

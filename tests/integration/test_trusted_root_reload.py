@@ -48,11 +48,10 @@ def test_a_replaced_trusted_root_file_is_read_again_on_reload(registry, pushed_i
         async with RegistryClient() as client:
             subject = await client.resolve(ref.with_digest(digest))
             await attach_bundle(client, ref, subject, bundle, COSIGN_SIGN_PREDICATE, datetime.now(UTC))
-            engine = Engine(load_policy_files([str(root.parent)]), client)
-            outcomes = [(await engine.decide(image)).outcome]
-            for source in (new, old):  # replace the file's content, then reload the policies
+            outcomes = []
+            for source in (old, new, old):  # replace the file's content, then load the policies again
                 shutil.copyfile(source.trusted_root_path, root)
-                engine.replace_policies(load_policy_files([str(root.parent)]))
+                engine = Engine(load_policy_files([str(root.parent)]), client)
                 outcomes.append((await engine.decide(image)).outcome)
             return outcomes
 

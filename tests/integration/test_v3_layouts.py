@@ -100,10 +100,11 @@ def test_cosign3_bundle_through_the_cli(registry, vectors, sealgate, capsys):
         sealgate(["verify-attestation", "--key", key, "--type", COSIGN_SIGN_PREDICATE, "--output", "json", image]) == 0
     )
     report = json.loads(capsys.readouterr().out)
-    assert report["verified"] and report["attestations"][0]["layout"] == FALLBACK_TAG
+    assert report["outcome"] == "allow"
+    assert [(e["layout"], e["code"]) for e in report["results"][0]["evidence"]] == [(FALLBACK_TAG, "OK")]
     # it is a signature, not an attestation of the default (custom) type
     assert sealgate(["verify-attestation", "--key", key, "--output", "json", image]) == 1
-    assert json.loads(capsys.readouterr().out)["code"] == "NO_SIGNATURES"
+    assert json.loads(capsys.readouterr().out)["code"] == "ATTESTATION_MISSING"
     other = vectors / "tobby-fetch-cosign-oci" / "cosign.pub"
     assert sealgate(["verify-attestation", "--key", str(other), "--type", COSIGN_SIGN_PREDICATE, image]) == 1
     assert "FAIL" in capsys.readouterr().out
@@ -115,10 +116,12 @@ def test_cosign3_signature_bundle_verifies_with_sealgate_verify(registry, vector
     image = f"{ref.name}@{V3_SUBJECT}"
     assert sealgate(["verify", "--key", str(_v3(vectors) / "bundle-cosign.pub"), "--output", "json", image]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert [c["code"] for c in report["signatures"]] == ["OK"]
+    assert [c["code"] for c in report["results"][0]["evidence"]] == ["OK"]
     other = vectors / "tobby-fetch-cosign-oci" / "cosign.pub"
     assert sealgate(["verify", "--key", str(other), "--output", "json", image]) == 1
-    assert json.loads(capsys.readouterr().out)["signatures"][0]["code"] != "OK"
+    report = json.loads(capsys.readouterr().out)
+    assert report["outcome"] == "deny"
+    assert [c["code"] != "OK" for c in report["results"][0]["evidence"]] == [True]
 
 
 def _flip_signature(bundle: bytes) -> bytes:

@@ -72,13 +72,13 @@ def test_tobby_cosign_3_classic_signature_verifies_in_its_layout(registry, vecto
     # upstream signed it for localhost:15381/tobby/fixture; the strict default names that
     code, report = _verify_json(capsys, "--key", str(base / "cosign.pub"), image)
     assert code == 1
-    assert report["signatures"][0]["code"] == "REFERENCE_MISMATCH"
-    assert "localhost:15381/tobby/fixture" in report["signatures"][0]["reason"]
+    assert report["results"][0]["evidence"][0]["code"] == "REFERENCE_MISMATCH"
+    assert "localhost:15381/tobby/fixture" in report["results"][0]["evidence"][0]["reason"]
     # any other key fails
     other = vectors / "sigstore-rs" / "cosign-key-signed" / "cosign.pub"
     code, report = _verify_json(capsys, "--key", str(other), "--skip-reference-check", image)
     assert code == 1
-    assert report["signatures"][0]["code"] == "SIGNATURE_INVALID"
+    assert report["results"][0]["evidence"][0]["code"] == "SIGNATURE_INVALID"
 
 
 CI = "containers-image/fixtures"
@@ -165,7 +165,7 @@ def test_containers_image_fixtures(registry, vectors, capsys, case, signatures, 
     image_digest = str(Digest.of((vectors / CI / manifest).read_bytes()))
     image = _push_ci_fixture(registry, f"ci-fixtures/{case}", image_digest, [vectors / CI / s for s in signatures])
     code, report = _verify_json(capsys, "--key", str(vectors / CI / key), "--skip-reference-check", image)
-    assert [s["code"] for s in report["signatures"]] == expected
+    assert [s["code"] for s in report["results"][0]["evidence"]] == expected
     assert code == (0 if "OK" in expected else 1)
 
 
@@ -194,4 +194,4 @@ def test_containers_image_signature_tampered_annotation_fails(registry, vectors,
     image = _push_ci_fixture(registry, "ci-fixtures/tampered", image_digest, [tampered])
     code, report = _verify_json(capsys, "--key", str(vectors / CI / "cosign.pub"), "--skip-reference-check", image)
     assert code == 1
-    assert report["signatures"][0]["code"] == "SIGNATURE_INVALID"
+    assert report["results"][0]["evidence"][0]["code"] == "SIGNATURE_INVALID"

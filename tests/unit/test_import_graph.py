@@ -23,11 +23,9 @@ ROOTS = ("verifier", "webhook")
 REGISTRY_CLIENT_ALLOWED = frozenset(
     {
         "verifier.cosign._attest",
-        "verifier.cosign._attest_check",
         "verifier.cosign._budget",
         "verifier.cosign._discover",
         "verifier.cosign._sign",
-        "verifier.cosign._verify",
     }
 )
 #: the two CLI sub-commands that start or serve the webhook (``sealgate serve``, ``sealgate certs``): the CLI is

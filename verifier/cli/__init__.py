@@ -30,7 +30,7 @@ INTERNAL_ERROR_EXIT = 3
 COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("_images", "generate a cosign-compatible key pair (cosign.key, cosign.pub)"),
     "sign": ("_images", "sign an image in its registry (cosign .sig layout)"),
-    "verify": ("_images", "verify an image's key-based signatures"),
+    "verify": ("_images", "verify an image's signatures (key, keyless identity, or policy files)"),
     "attest": ("_attest", "attach a signed in-toto attestation to an image (cosign .att layout or sigstore bundle)"),
     "verify-attestation": ("_attest", "verify an image's key-signed attestations"),
     "verify-bundle": (

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from verifier.cli._common import (
-    add_registry_options,
-    emit,
-    load_signing_key,
-    load_verifying_keys,
-    print_heading,
-    registry_client,
-)
+from verifier.cli._common import add_registry_options, load_signing_key, registry_client
 from verifier.cli._common import signature_repository as attestation_repository
+from verifier.cli._decide import decide_and_print, flags_policy, key_authority
 from verifier.cosign import SigningKey
 from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
-from verifier.cosign._attest_check import AttestationVerification, verify_image_attestations
 from verifier.errors import UsageError
 from verifier.oci import Reference
 
@@ -64,8 +56,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="verify an image's key-signed attestations",
         description="Find IMAGE's attestations in every layout cosign uses (.att tag, referrers API, referrers "
         "fallback tag; DSSE envelopes and sigstore bundles) and check each: signed by --key, an in-toto statement "
-        "whose subject is IMAGE's digest, of predicate type --type. Prints the verified statements. Exit 0 when "
-        "at least one attestation verifies, 1 when none does, 2 for usage or configuration errors.",
+        "whose subject is IMAGE's digest, of predicate type --type (judged by the engine as a policy requiring that "
+        "attestation). Prints the decision and the verified statements. Exit 0 when at least one attestation "
+        "verifies, 1 when none does, 2 for usage or configuration errors.",
     )
     verify.add_argument("image", metavar="IMAGE")
     verify.add_argument(
@@ -145,26 +138,6 @@ def attest_and_report(
 
 def _verify_attestation(args: argparse.Namespace) -> int:
     ref = Reference.parse(args.image)
-    predicate_type = predicate_type_for(args.type)
-    keys = load_verifying_keys(args.key)
-
-    async def run() -> AttestationVerification:
-        async with registry_client(args) as client:
-            return await verify_image_attestations(
-                client, ref, keys, predicate_type=predicate_type, attestation_repository=attestation_repository()
-            )
-
-    return emit(asyncio.run(run()), args.output, _print)
-
-
-def _print(result: AttestationVerification) -> None:
-    title = f"Attestations ({result.predicate_type}) for {result.image}"
-    if not print_heading(title, result.resolved_from_tag, result.digest, result.error):
-        return
-    for check in result.checks:
-        mark = "OK  " if check.verified else "FAIL"
-        print(f"  {mark} {check.attachment} [{check.layout}]: {check.reason}")
-    for statement in result.statements():
-        print(json.dumps(statement, sort_keys=True))
-    verdict = "VERIFIED" if result.verified else "NOT VERIFIED"
-    print(f"{verdict}: {result.reason()}")
+    predicate = (args.type, predicate_type_for(args.type))
+    policies = flags_policy(ref, key_authority(args.key), predicate=predicate)
+    return decide_and_print(args, args.image, policies, keep_statements=True)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING
 
-from verifier.errors import SealgateError, UsageError
+from verifier.errors import UsageError
 
 if TYPE_CHECKING:  # imported where used: `sealgate --help` and light commands do not pay for them
     from verifier.cosign import NamedKey, SigningKey
@@ -19,8 +18,6 @@ if TYPE_CHECKING:  # imported where used: `sealgate --help` and light commands d
 
 __all__ = [
     "add_registry_options",
-    "emit",
-    "print_heading",
     "annotations_from",
     "load_signing_key",
     "load_verifying_keys",
@@ -68,37 +65,6 @@ def registry_client(args: argparse.Namespace, *, insecure: Iterable[str] = ()) -
         credentials = StaticCredentials.for_any_registry(args.registry_username, password)
         return RegistryClient(config, credentials=credentials)
     return RegistryClient(config, credentials=DockerConfigCredentials(args.docker_config))
-
-
-class Report(Protocol):
-    """What `verify` and `verify-attestation` print: an image, how its digest was found, checks, a verdict."""
-
-    @property
-    def verified(self) -> bool: ...
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-def emit(result: R, output: str, text: Callable[[R], None]) -> int:
-    """Print ``result`` as JSON or as text; the exit code is 0 when it verified, else 1."""
-    if output == "json":
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        text(result)
-    return 0 if result.verified else 1
-
-
-def print_heading(title: str, resolved_from_tag: str | None, digest: object, error: SealgateError | None) -> bool:
-    """The first lines of a text report; False when the image-wide ``error`` ends it."""
-    print(title)
-    if resolved_from_tag is not None and digest is not None:
-        print(f"  tag {resolved_from_tag!r} resolved to {digest}")
-    if error is not None:
-        print(f"  FAILED: {error.message}")
-        return False
-    return True
-
-
-R = TypeVar("R", bound=Report)
 
 
 def annotations_from(pairs: Sequence[str]) -> dict[str, str]:

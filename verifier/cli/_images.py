@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,31 +13,22 @@ from typing import Any
 from verifier.cli._common import (
     add_registry_options,
     annotations_from,
-    emit,
     load_signing_key,
-    load_verifying_keys,
-    print_heading,
     registry_client,
     signature_repository,
 )
+from verifier.cli._decide import decide_and_print, flags_policy, key_authority, keyless_authority
 from verifier.cosign import (
-    LEGACY_SIG,
-    ImageVerification,
     SignedImage,
-    discover,
     encrypt_private_key,
     generate_signing_key,
     password_from_env_or_prompt,
     public_key_pem,
     sign_image,
-    verify_image,
 )
-from verifier.engine import Decision, Engine, check_signature, decision_lines, safe_text
-from verifier.errors import NoSignaturesError, RegistryError, UsageError
+from verifier.errors import UsageError
 from verifier.oci import Reference
-from verifier.policy import CompiledAuthority, load_policy_files
-from verifier.registry import RegistryClient
-from verifier.sigstore import Identity, TrustedRoot
+from verifier.policy import load_policy_files
 
 __all__ = ["register"]
 
@@ -92,11 +82,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     verify = commands.add_parser(
         "verify",
-        help="verify an image's key-based signatures",
-        description="Check the signatures attached to IMAGE: each must verify over its payload with --key, name "
-        "the image's digest and repository, and carry every -a annotation. Exit 0 when at least one signature "
-        "verifies, 1 when none does, 2 for usage or configuration errors. With --policy instead of --key, IMAGE "
-        "is judged by the policies exactly as the admission webhook judges it (exit 0 allowed or warned, 1 denied).",
+        help="verify an image's signatures (key, keyless identity, or policy files)",
+        description="Check the signatures attached to IMAGE in every layout: one must verify with --key (or the "
+        "keyless identity), name the image's digest and repository, and carry every -a annotation. The flags "
+        "compile into one policy that IMAGE is judged by exactly as the admission webhook judges it; with "
+        "--policy, by those policy files. Exit 0 when allowed (or warned), 1 when denied, 2 for usage or "
+        "configuration errors.",
     )
     verify.add_argument("image", metavar="IMAGE")
     trust = verify.add_mutually_exclusive_group()
@@ -205,125 +196,22 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _authority(args: argparse.Namespace) -> CompiledAuthority:
-    """The one authority `verify` checks against: --key files, or a keyless identity."""
+def _verify(args: argparse.Namespace) -> int:
     identity_given = args.certificate_identity or args.certificate_identity_regexp
+    if args.policy:
+        if identity_given:
+            raise UsageError("--policy says who must have signed; drop --certificate-identity")
+        if args.annotation or args.skip_reference_check:
+            raise UsageError("-a and --skip-reference-check go with --key; policies say what they require")
+        policies = load_policy_files(args.policy)
+        insecure = policies.settings.insecure_registries
+        return decide_and_print(args, args.image, policies, namespace=args.namespace, insecure=insecure)
     if args.key and identity_given:
         raise UsageError("give --key or --certificate-identity[-regexp], not both")
-    if args.key:
-        return CompiledAuthority("key", tuple(load_verifying_keys(args.key)))
-    if not identity_given:
+    if not args.key and not identity_given:
         raise UsageError("verify needs --key, --policy, or --certificate-identity[-regexp] (keyless)")
-    if not (args.certificate_oidc_issuer or args.certificate_oidc_issuer_regexp):
-        raise UsageError(
-            "keyless verify needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp "
-            "(an identity means nothing without its issuer; '.*' accepts any)"
-        )
-    identity = Identity(
-        subject=args.certificate_identity,
-        subject_regexp=args.certificate_identity_regexp,
-        issuer=args.certificate_oidc_issuer,
-        issuer_regexp=args.certificate_oidc_issuer_regexp,
-    )
-    root = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else TrustedRoot.production()
-    return CompiledAuthority("keyless", (), identity=identity, trusted_root=root)
-
-
-async def _verify_every_layout(
-    client: RegistryClient, ref: Reference, authority: CompiledAuthority, legacy: ImageVerification | None
-) -> ImageVerification:
-    """Legacy `.sig` layers (keyless) and cosign v3 bundles (referrers API or fallback tag), for one authority."""
-    store = signature_repository() or ref
-    digest, resolved = ref.digest, None
-    if legacy is not None and legacy.digest is not None:
-        digest, resolved = legacy.digest, legacy.resolved_from_tag
-    try:
-        if digest is None:
-            digest, resolved = (await client.resolve(ref)).digest, ref.tag
-        found = [a for a in await discover(client, store, digest, attestations=False) if a.is_signature]
-    except RegistryError as exc:
-        if legacy is not None and legacy.signatures:  # what the `.sig` layers said stands
-            return legacy
-        return ImageVerification(ref if digest is None else ref.with_digest(digest), digest, resolved, error=exc)
-    image = ref.with_digest(digest)
-    earlier = legacy.signatures if legacy is not None else ()
-    if legacy is not None:  # its `.sig` layers were judged already, with the -a / reference options
-        found = [a for a in found if a.layout != LEGACY_SIG]
-    if not found and not earlier:
-        error = NoSignaturesError(f"no signatures found for {ref.name}@{digest} (any layout)")
-        return ImageVerification(image, digest, resolved, error=error)
-    checks = tuple(check_signature(authority, attachment, image, digest) for attachment in found)
-    return ImageVerification(image, digest, resolved, (*earlier, *checks))
-
-
-def _verify(args: argparse.Namespace) -> int:
-    if args.policy:
-        if args.certificate_identity or args.certificate_identity_regexp:
-            raise UsageError("--policy says who must have signed; drop --certificate-identity")
-        return _verify_by_policy(args)
     ref = Reference.parse(args.image)
-    annotations = annotations_from(args.annotation)
-    authority = _authority(args)
-
-    async def run() -> ImageVerification:
-        async with registry_client(args) as client:
-            legacy = None
-            if not authority.keyless:  # the fast path: cosign's classic `.sig` layers (3 requests)
-                legacy = await verify_image(
-                    client,
-                    ref,
-                    authority.keys,
-                    annotations=annotations,
-                    check_reference=not args.skip_reference_check,
-                    signature_repository=signature_repository(),
-                )
-                if legacy.verified or not isinstance(legacy.error, NoSignaturesError | None):
-                    return legacy
-                if annotations:  # -a claims live in simple-signing payloads only
-                    return legacy
-            return await _verify_every_layout(client, ref, authority, legacy)
-
-    return emit(asyncio.run(run()), args.output, _print_verification)
-
-
-def _print_verification(result: ImageVerification) -> None:
-    if not print_heading(f"Verification for {result.image}", result.resolved_from_tag, result.digest, result.error):
-        return
-    for check in result.signatures:
-        mark = "OK  " if check.verified else "FAIL"
-        print(f"  {mark} {check.layer}: {check.reason}")
-    verdict = "VERIFIED" if result.verified else "NOT VERIFIED"
-    print(f"{verdict}: {result.reason()}")
-
-
-def _verify_by_policy(args: argparse.Namespace) -> int:
-    if args.annotation or args.skip_reference_check:
-        raise UsageError("-a and --skip-reference-check go with --key; policies say what they require")
-    policies = load_policy_files(args.policy)
-
-    async def run() -> Decision:
-        async with registry_client(args, insecure=policies.settings.insecure_registries) as client:
-            return await Engine(policies, client).decide(args.image, namespace=args.namespace)
-
-    decision = asyncio.run(run())
-    if args.output == "json":
-        print(json.dumps(decision.to_dict(), indent=2))
-    else:
-        _print_decision(decision)
-    return 0 if decision.allowed else 1
-
-
-def _print_decision(decision: Decision) -> None:
-    print(f"Decision for {decision.reference or decision.image}: {decision.outcome.value.upper()}")
-    if decision.resolved_from_tag is not None and decision.digest is not None:
-        print(f"  tag {decision.resolved_from_tag!r} resolved to {decision.digest}")
-    for result in decision.results:
-        if result.passed:
-            print(f'  PASS policy "{result.policy}" ({result.mode})')
-    denials, warnings = decision_lines("image", decision.image, decision)
-    for line in denials:
-        print(f"  FAIL {line}")
-    for line in warnings:
-        print(f"  WARN {line}")
-    if not decision.results and not denials and not warnings:
-        print(f"  {safe_text(decision.reason)}")
+    claims = annotations_from(args.annotation)
+    authority = key_authority(args.key) if args.key else keyless_authority(args)
+    policies = flags_policy(ref, authority, claims=claims, check_reference=not args.skip_reference_check)
+    return decide_and_print(args, args.image, policies)

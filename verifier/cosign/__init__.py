@@ -1,21 +1,21 @@
 """cosign-compatible keys, signing and verification of container images.
 
->>> from verifier.cosign import NamedKey, load_public_key, verify_image
+>>> from verifier.cosign import NamedKey, discover, load_public_key
 >>> from verifier.oci import Reference, RegistryClient
->>> async def check(pem: bytes) -> bool:  # doctest: +SKIP
+>>> async def signatures(pem: bytes) -> int:  # doctest: +SKIP
 ...     async with RegistryClient() as client:
 ...         key = NamedKey("ci", load_public_key(pem))
-...         result = await verify_image(client, Reference.parse("ghcr.io/org/app:1.0"), [key])
-...         return result.verified
+...         ref = Reference.parse("ghcr.io/org/app@sha256:...")
+...         return len(await discover(client, ref, ref.digest, signatures=True, attestations=False))
+
+Deciding whether an image may run is the engine's job (``verifier.engine.Engine``), which calls these.
 """
 
 from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
 from verifier.cosign._attest_check import (
     AttestationCheck,
-    AttestationVerification,
     check_attestation,
     sigstore_bundle_verifier,
-    verify_image_attestations,
 )
 from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, LAYOUTS, LEGACY_SIG, Attachment, discover
 from verifier.cosign._layout import (
@@ -32,15 +32,10 @@ from verifier.cosign._password import password_from_env_or_prompt
 from verifier.cosign._payload import SIMPLE_SIGNING_TYPE, SimpleSigningPayload, build_simple_signing_payload
 from verifier.cosign._sign import SignedImage, attach_signature, sign_image
 from verifier.cosign._verify import (
-    FetchedSignatures,
-    ImageVerification,
     NamedKey,
     SignatureCheck,
     check_claims,
-    check_signatures,
     check_simple_signature,
-    fetch_signatures,
-    verify_image,
 )
 from verifier.crypto import (
     ACCEPTED_SCRYPT_N,
@@ -70,7 +65,6 @@ __all__ = [
     "COSIGN_SIGN_PREDICATE",
     "PREDICATE_TYPES",
     "AttestationCheck",
-    "AttestationVerification",
     "Attachment",
     "AttestedImage",
     "attest_image",
@@ -78,7 +72,6 @@ __all__ = [
     "discover",
     "predicate_type_for",
     "sigstore_bundle_verifier",
-    "verify_image_attestations",
     "ACCEPTED_SCRYPT_N",
     "COSIGN_PRIVATE_KEY_LABEL",
     "SIGSTORE_PRIVATE_KEY_LABEL",
@@ -87,8 +80,6 @@ __all__ = [
     "malformed",
     "SIGNATURE_ANNOTATION",
     "SIMPLE_SIGNING_MEDIA_TYPE",
-    "FetchedSignatures",
-    "ImageVerification",
     "NamedKey",
     "SignatureCheck",
     "SignatureLayer",
@@ -102,10 +93,8 @@ __all__ = [
     "build_signature_manifest",
     "build_simple_signing_payload",
     "check_claims",
-    "check_signatures",
     "check_simple_signature",
     "encrypt_private_key",
-    "fetch_signatures",
     "generate_signing_key",
     "key_id",
     "load_private_key",
@@ -117,5 +106,4 @@ __all__ = [
     "sign_bytes",
     "sign_image",
     "verify_bytes",
-    "verify_image",
 ]

@@ -3,21 +3,20 @@
 ``check_attestation`` is pure: an :class:`Attachment` in, an :class:`AttestationCheck` out. An attestation is
 accepted when one of the keys verifies its DSSE signature (over PAE, any keyid), the payload is an in-toto
 statement (v0.1 or v1) with a subject whose sha256 equals the image digest, and its predicate type is the one
-asked for. Sigstore bundles (v0.1-v0.3) are checked through ``verifier.sigstore.verify_bundle`` when that
-module is present (which also checks any transparency log entry and timestamp against the trusted root);
-until then only the key signature is checked and the reason says so.
+asked for. Sigstore bundles (v0.1-v0.3) are also checked by a :data:`BundleVerifier`
+(``sigstore_bundle_verifier``: ``verifier.sigstore.verify_bundle``, which checks any transparency log entry and
+timestamp against the trusted root).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from verifier.cosign._crypto import MALFORMED_MATERIAL, malformed
-from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, Attachment, discover
+from verifier.cosign._discover import Attachment
 from verifier.cosign._dsse_layer import (
     INTOTO_PAYLOAD_TYPE,
     DsseEnvelope,
@@ -27,18 +26,16 @@ from verifier.cosign._dsse_layer import (
     parse_statement,
 )
 from verifier.cosign._layout import DSSE_MEDIA_TYPE
-from verifier.cosign._verify import NamedKey, summary_code, summary_reason
+from verifier.cosign._verify import NamedKey
 from verifier.errors import (
-    NoSignaturesError,
     PayloadInvalidError,
-    RegistryError,
+    Reason,
     SealgateError,
     SignatureInvalidError,
     UnsupportedAttachmentError,
 )
 from verifier.limits import DEFAULT_LIMITS
-from verifier.oci import Digest, Reference
-from verifier.registry import RegistryClient
+from verifier.oci import Digest
 
 if TYPE_CHECKING:
     from verifier.sigstore import TrustedRoot
@@ -46,18 +43,14 @@ if TYPE_CHECKING:
 __all__ = [
     "BUNDLE_MEDIA_TYPES",
     "AttestationCheck",
-    "AttestationVerification",
     "BundleVerifier",
     "check_attestation",
     "sigstore_bundle_verifier",
-    "verify_image_attestations",
 ]
 
-_logger = logging.getLogger(__name__)
-
-OK = "OK"
-SUBJECT_MISMATCH = "SUBJECT_MISMATCH"
-PREDICATE_TYPE_MISMATCH = "PREDICATE_TYPE_MISMATCH"
+OK = Reason.OK
+SUBJECT_MISMATCH = Reason.SUBJECT_MISMATCH
+PREDICATE_TYPE_MISMATCH = Reason.PREDICATE_TYPE_MISMATCH
 
 BUNDLE_MEDIA_TYPES = frozenset(
     {
@@ -88,18 +81,6 @@ class AttestationCheck:
     @property
     def verified(self) -> bool:
         return self.code == OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "attachment": self.attachment,
-            "layout": self.layout,
-            "verified": self.verified,
-            "code": self.code,
-            "reason": self.reason,
-            "key": self.key,
-            "predicateType": self.predicate_type,
-            "statement": dict(self.statement) if self.verified and self.statement is not None else None,
-        }
 
 
 def sigstore_bundle_verifier(trusted_root: TrustedRoot | None = None) -> BundleVerifier:
@@ -224,80 +205,3 @@ def _check_attestation(
             **extra,
         )
     return verdict(OK, f"attestation verified with key {signer.name!r}", **extra)
-
-
-@dataclass(frozen=True, slots=True)
-class AttestationVerification:
-    """Everything ``verify_image_attestations`` found out about one image."""
-
-    image: Reference
-    digest: Digest | None
-    resolved_from_tag: str | None
-    predicate_type: str | None
-    checks: tuple[AttestationCheck, ...] = ()
-    error: SealgateError | None = None
-
-    @property
-    def verified(self) -> bool:
-        return self.error is None and any(check.verified for check in self.checks)
-
-    @property
-    def code(self) -> str:
-        return summary_code(self.checks, self.error)
-
-    def reason(self) -> str:
-        return summary_reason(self.checks, self.error, "attestations")
-
-    def statements(self) -> list[Mapping[str, Any]]:
-        return [c.statement for c in self.checks if c.verified and c.statement is not None]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "image": str(self.image),
-            "digest": str(self.digest) if self.digest else None,
-            "resolvedFromTag": self.resolved_from_tag,
-            "predicateType": self.predicate_type,
-            "verified": self.verified,
-            "code": self.code,
-            "reason": self.reason(),
-            "attestations": [check.to_dict() for check in self.checks],
-        }
-
-
-async def verify_image_attestations(
-    client: RegistryClient,
-    ref: Reference,
-    keys: Sequence[NamedKey],
-    *,
-    predicate_type: str | None,
-    attestation_repository: Reference | None = None,
-    bundle_verifier: BundleVerifier | None = None,
-) -> AttestationVerification:
-    """Find every attestation of ``ref`` in every layout and check each; registry failures land in ``error``.
-
-    ``predicate_type`` ``https://sigstore.dev/cosign/sign/v1`` also looks at cosign 3 signature bundles.
-    """
-    digest, resolved = ref.digest, None
-    try:
-        if digest is None:
-            digest, resolved = (await client.resolve(ref)).digest, ref.tag
-        found = await discover(
-            client,
-            attestation_repository or ref,
-            digest,
-            signatures=predicate_type == COSIGN_SIGN_PREDICATE,
-            attestations=True,
-        )
-    except (RegistryError, NoSignaturesError) as exc:
-        _logger.debug("attestation lookup for %s stopped: %s", ref, exc)
-        image = ref if digest is None else ref.with_digest(digest)
-        return AttestationVerification(image, digest, resolved, predicate_type, error=exc)
-    candidates = [a for a in found if a.is_bundle or a.media_type == DSSE_MEDIA_TYPE or not a.ok]
-    image = ref.with_digest(digest)
-    if not candidates:
-        error = NoSignaturesError(f"no attestations found for {image.name}@{digest}")
-        return AttestationVerification(image, digest, resolved, predicate_type, error=error)
-    checks = tuple(
-        check_attestation(a, keys, digest, predicate_type, bundle_verifier=bundle_verifier) for a in candidates
-    )
-    return AttestationVerification(image, digest, resolved, predicate_type, checks)

@@ -1,8 +1,8 @@
 """What one verification may download: each distinct blob once, and at most ``Limits.max_verification_bytes``.
 
 Signature material is attacker-made: a ``.sig`` manifest may name one 2 MiB blob in 400 layers, or an index
-list 128 referrers of 4 MiB each. A :class:`Downloads` belongs to one verification (one ``discover`` or
-``fetch_signatures`` call): it fetches each blob digest once (concurrent askers share the fetch) and charges
+list 128 referrers of 4 MiB each. A :class:`Downloads` belongs to one verification (one ``discover``
+call): it fetches each blob digest once (concurrent askers share the fetch) and charges
 every manifest and blob against the budget *before* fetching it, by its declared size; a blob is read no
 further than its descriptor says. Going over the budget raises :class:`DownloadBudgetError` - a denial of the
 image with its own reason code, decided by sealgate without a request, so never a registry failure and never

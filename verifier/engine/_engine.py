@@ -95,12 +95,6 @@ class Engine:
         #: whole decisions built from cached verdicts, until the first of those expires
         self._decisions: TTLCache[tuple[str, str | None], Decision] = TTLCache(size, self._clock)
 
-    def replace_policies(self, policies: PolicySet) -> None:
-        """Swap in a new policy set (cached verdicts of unchanged policies stay valid: keys carry the hash)."""
-        verdicts, tags = self._verdicts, self._tags
-        self._load(policies)  # a fresh decision memo: decisions depend on the whole policy set
-        self._verdicts, self._tags = verdicts, tags
-
     # --- deciding ---------------------------------------------------------------------------------
 
     async def decide(self, image: str, *, namespace: str | None = None) -> Decision:

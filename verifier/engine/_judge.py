@@ -31,7 +31,7 @@ from verifier.engine._count import counted_authorities, signer_of
 from verifier.engine._decision import Evidence, PolicyResult
 from verifier.errors import Reason, SealgateError, SignatureInvalidError
 from verifier.limits import DEFAULT_LIMITS
-from verifier.oci import Descriptor, Digest, Reference
+from verifier.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
 from verifier.sbomrules import AGE_RULE, CompiledSbomRules, read_sbom
 from verifier.sigstore import (
@@ -293,7 +293,9 @@ def _attestation_met(
     judged = [
         (authority, attachment, *_attestation(authority, attachment, digest, wanted.predicate_type))
         for attachment in found
-        if attachment.is_attestation
+        # a cosign 3 signature bundle is a DSSE statement of cosign's sign predicate: it meets a requirement of that
+        # type (as `cosign verify-attestation --type https://sigstore.dev/cosign/sign/v1` accepts it)
+        if attachment.is_attestation or (attachment.is_bundle and wanted.predicate_type == COSIGN_SIGN_PREDICATE)
         for authority in allowed
     ]
     checks = [c for _, _, c, _ in judged]
@@ -352,6 +354,10 @@ def _sbom_met(
     return _Met(True, warnings=tuple(warnings), fresh_until=max(fresh, default=None))
 
 
+def _unreadable_listing(found: Attachment) -> bool:
+    return not found.ok and found.media_type in (OCI_INDEX, OCI_MANIFEST)
+
+
 def judge(
     policy: CompiledPolicy,
     ref: Reference,
@@ -374,7 +380,9 @@ def judge(
         )
 
     image = ref.with_digest(digest)
-    signatures = [a for a in found if a.is_signature] if policy.threshold else []
+    # a listing that could not be read (a `.sig` manifest over its size limit, ...) may have held signatures: its
+    # failure is this image's reason when nothing verifies, not a silent "no signatures found"
+    signatures = [a for a in found if a.is_signature or _unreadable_listing(a)] if policy.threshold else []
     if not signatures and policy.threshold:
         return result(False, "NO_SIGNATURES", "no signatures found")
     claims = dict(policy.claims)

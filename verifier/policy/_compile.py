@@ -111,12 +111,12 @@ class CompiledPolicy:
     #: where it was defined (``prod.yaml: document 1``)
     source: str = ""
     attestations: tuple[CompiledAttestation, ...] = ()
-    # the CLI's flags, outside the policy schema (see verifier.policy._single)
-    #: ``-a key=value``: claims a simple-signing payload's ``optional`` section must carry
+    #: ``annotations`` (CLI ``-a key=value``): claims a simple-signing payload's ``optional`` section must carry
     claims: tuple[tuple[str, str], ...] = ()
-    #: False with ``--skip-reference-check``: the payload's docker-reference may name another repository
+    #: False with ``skipReferenceCheck`` (``--skip-reference-check``): the payload may name another repository
     check_reference: bool = True
-    #: cosign's ``COSIGN_REPOSITORY``: where signatures and attestations are stored instead of the image's repository
+    #: outside the policy schema (see verifier.policy._single): cosign's ``COSIGN_REPOSITORY``, where signatures
+    #: and attestations are stored instead of the image's repository
     signature_repository: Reference | None = None
 
     def matches_image(self, ref: Reference) -> bool:
@@ -369,6 +369,11 @@ def _compile_policy(
             for i, a in enumerate(attestations)
         ],
     }
+    claims = tuple(sorted(spec.annotations.items()))
+    if claims:  # only when set, so policies without them keep their hash
+        canonical["annotations"] = claims
+    if spec.skip_reference_check:
+        canonical["skipReferenceCheck"] = True
     return CompiledPolicy(
         name=model.metadata.name,
         mode=spec.mode,
@@ -380,6 +385,8 @@ def _compile_policy(
         namespaces=namespaces,
         source=at,
         attestations=tuple(attestations),
+        claims=claims,
+        check_reference=not spec.skip_reference_check,
     )
 
 

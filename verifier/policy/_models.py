@@ -299,6 +299,19 @@ class ImagePolicySpec(_Model):
     attestations: list[AttestationRequirement] = Field(
         default_factory=list, description="attestations every matching image must also carry"
     )
+    annotations: dict[Annotated[str, Field(min_length=1, max_length=253)], Annotated[str, Field(max_length=1024)]] = (
+        Field(
+            default_factory=dict,
+            max_length=64,
+            description="claims a signature's simple-signing payload must carry in its `optional` section "
+            "(cosign verify -a KEY=VALUE); signature bundles carry none, so only `.sig` signatures can satisfy them",
+        )
+    )
+    skip_reference_check: bool = Field(
+        default=False,
+        description="accept signatures whose payload names another repository (cosign verify "
+        "--skip-reference-check); by default the signed docker-reference must name the image's repository",
+    )
 
 
 class ImagePolicy(_Model):

@@ -56,8 +56,8 @@ def test_malformed_references_exit_2(capsys, keypair, image, fragment):
 def test_unreachable_registry_is_reported_and_exits_1(capsys, keypair, closed_port):
     code, out, _ = _run(capsys, ["verify", "--key", f"{keypair}.pub", f"127.0.0.1:{closed_port}/app:v1"])
     assert code == 1
-    assert "FAILED:" in out
-    assert f"127.0.0.1:{closed_port}" in out
+    host = f"127.0.0.1:{closed_port}"
+    assert f'FAIL image "{host}/app:v1": policy "command-line": registry {host}' in out
     assert "unavailable" in out
 
 

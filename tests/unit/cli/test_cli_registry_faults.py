@@ -87,26 +87,29 @@ def test_registry_failures_exit_1_with_the_reason(reg, keypair, capsys, fault, c
 
 
 @pytest.mark.parametrize(
-    ("fault", "code_name"),
+    ("fault", "code_name", "judged"),
     [
         pytest.param(
             Fault("corrupt", method="GET", path="/blobs/", times=-1),
             "DIGEST_MISMATCH",
+            ["DIGEST_MISMATCH"],
             id="payload blob that does not hash to its digest",
         ),
         pytest.param(
             Fault("truncate", method="GET", path="/blobs/", times=-1),
             "REGISTRY_UNAVAILABLE",
+            [],  # the registry failing, not the signature: nothing is judged (and no verdict cached)
             id="payload blob cut short",
         ),
     ],
 )
-def test_bad_payload_blobs_reject_the_signature(reg, keypair, capsys, fault, code_name):
+def test_bad_payload_blobs_reject_the_signature(reg, keypair, capsys, fault, code_name, judged):
     image, _ = _signed(reg, keypair, capsys)
     reg.inject(fault)
     code, report = _verify(capsys, keypair, image)
     assert code == 1
-    assert [s["code"] for s in report["signatures"]] == [code_name]
+    assert [e["code"] for e in report["results"][0]["evidence"]] == judged
+    assert report["code"] == code_name
 
 
 def test_oversized_signature_manifest_is_refused(reg, keypair, capsys):
@@ -133,8 +136,8 @@ def test_garbage_in_the_signature_annotation_is_reported(reg, keypair, capsys):
     reg.add_manifest("team/app", manifest, tag=attachment_tag(Digest.parse(digest)))
     code, report = _verify(capsys, keypair, f"{reg.host}/team/app:v1")
     assert code == 1
-    (check,) = report["signatures"]
-    assert check["code"] == "SIGNATURE_INVALID"
+    (check,) = report["results"][0]["evidence"]
+    assert (check["kind"], check["code"]) == ("signature", "SIGNATURE_INVALID")
     assert "not valid base64" in check["reason"]
 
 

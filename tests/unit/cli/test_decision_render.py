@@ -1,4 +1,5 @@
-"""`verify --policy` prints the same per-image lines as the webhook's denial (one renderer)."""
+"""`verify` (--policy, --key, keyless) and `verify-attestation` print the same per-image lines as the webhook's
+denial (one renderer)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from verifier.cli._images import _print_decision
+from verifier.cli._decide import print_decision as _print_decision
 from verifier.engine import Decision, Outcome, PolicyResult, decision_lines, denial_line
 from verifier.engine._decision import Evidence
 
@@ -49,6 +50,29 @@ def test_a_decision_without_policies_prints_its_reason(capsys: pytest.CaptureFix
     assert capsys.readouterr().out.splitlines() == [
         "Decision for x: DENY",
         '  FAIL image "x": bad reference',
+    ]
+
+
+def test_what_was_checked_follows_and_verified_statements_are_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    digest = "sha256:" + "1" * 64
+    statement = {"_type": "https://in-toto.io/Statement/v1", "predicateType": "https://x.test/p", "predicate": {}}
+    evidence = (
+        Evidence(
+            "attestation", "k.pub", "legacy-att", digest, "OK", "attestation verified with key 'k.pub'", statement
+        ),
+        Evidence("attestation", "k.pub", "referrers", "sha256:" + "2" * 64, "SUBJECT_MISMATCH", "not\x1bthis"),
+    )
+    result = PolicyResult("command-line", "enforce", True, "OK", "attestations p verified", evidence=evidence)
+    _print_decision(
+        Decision(image="reg.test/app@" + digest, outcome=Outcome.ALLOW, code="OK", reason="ok", results=(result,))
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        f"Decision for reg.test/app@{digest}: ALLOW",
+        '  PASS policy "command-line" (enforce)',
+        '  checked for policy "command-line":',
+        f"    OK attestation {digest} [legacy-att]: attestation verified with key 'k.pub'",
+        f"    SUBJECT_MISMATCH attestation sha256:{'2' * 64} [referrers]: not?this",
+        json.dumps(statement, sort_keys=True),
     ]
 
 

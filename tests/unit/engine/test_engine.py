@@ -242,8 +242,9 @@ async def test_a_changed_policy_does_not_reuse_old_verdicts(reg, client):
     engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
     by_digest = f"{reg.host}/team/app@{digest}"
     assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
-    engine.replace_policies(_compile(_policy("prod", [f"{reg.host}/**"], authorities=("release",))))
-    decision = await engine.decide(by_digest)
+    changed = _compile(_policy("prod", [f"{reg.host}/**"], authorities=("release",)))
+    assert changed.policies[0].hash != engine.policies.policies[0].hash, "verdicts are cached by policy hash"
+    decision = await Engine(changed, client).decide(by_digest)
     assert decision.outcome is Outcome.DENY
     assert decision.cached is False
 
@@ -320,3 +321,23 @@ async def test_a_pass_under_sbom_max_age_is_cached_no_longer_than_the_sbom_stays
     assert (await plain.decide(by_digest)).cached is False
     clock.now += 90
     assert (await plain.decide(by_digest)).cached is True
+
+
+async def test_policy_annotations_and_reference_check_are_enforced(reg, client):
+    """`annotations` and `skipReferenceCheck` in a policy mean what `verify -a` and `--skip-reference-check` mean."""
+    digest = reg.add_image("team/app", "v1")
+    async with RegistryClient() as signer:
+        ref = Reference.parse(f"{reg.host}/team/app:v1")
+        await sign_image(signer, ref, KEYS["ci"], annotations={"env": "prod"}, docker_reference="example.com/other")
+    image = f"{reg.host}/team/app@{digest}"
+    glob = [f"{reg.host}/**"]
+
+    async def decide(**spec):
+        return await Engine(_compile(_policy("prod", glob, **spec)), client).decide(image)
+
+    strict = await decide(annotations={"env": "prod"})
+    assert (strict.outcome, strict.code) == (Outcome.DENY, "REFERENCE_MISMATCH")
+    assert (await decide(annotations={"env": "prod"}, skipReferenceCheck=True)).outcome is Outcome.ALLOW
+    wrong = await decide(annotations={"env": "dev"}, skipReferenceCheck=True)
+    assert (wrong.outcome, wrong.code) == (Outcome.DENY, "ANNOTATION_MISMATCH")
+    assert "annotations do not match env=dev" in wrong.reason

@@ -402,6 +402,30 @@ def test_compiled_policy_carries_the_spec(write_yaml: WriteYaml) -> None:
     assert [(a.name, [k.name for k in a.keys]) for a in policy.authorities] == [("a", ["a"]), ("b", ["b"])]
     assert [g.text for g in policy.images] == ["registry.example.com/team/**"]
     assert len(policy.hash) == 64
+    assert (policy.claims, policy.check_reference) == ((), True)
+
+
+def test_annotations_and_skip_reference_check_compile_as_the_cli_flags_do(write_yaml: WriteYaml) -> None:
+    write_yaml("p.yaml", policy_doc("prod", annotations={"team": "x", "env": "prod"}, skipReferenceCheck=True))
+    (policy,) = load_policy_files(["p.yaml"]).policies
+    assert policy.claims == (("env", "prod"), ("team", "x"))
+    assert policy.check_reference is False
+
+
+@pytest.mark.parametrize(
+    ("annotations", "problem"),
+    [
+        ({"": "x"}, "spec.annotations"),
+        ({"env": 1}, "spec.annotations.env"),
+        ("env=prod", "spec.annotations"),
+    ],
+)
+def test_bad_annotations_are_problems_with_their_path(
+    annotations: Any, problem: str, write_yaml: WriteYaml
+) -> None:
+    write_yaml("p.yaml", policy_doc("prod", annotations=annotations))
+    problems = _problems(["p.yaml"])
+    assert len(problems) == 1 and problems[0].startswith(f"{P}: {problem}"), problems
 
 
 def test_defaults_apply_without_a_settings_document(write_yaml: WriteYaml) -> None:
@@ -471,7 +495,14 @@ def test_an_inline_key_hashes_like_the_same_key_in_a_file(write_yaml: WriteYaml,
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("mode", "warn"), ("requireDigest", True), ("images", ["registry.example.com/other/**"]), ("threshold", 1)],
+    [
+        ("mode", "warn"),
+        ("requireDigest", True),
+        ("images", ["registry.example.com/other/**"]),
+        ("threshold", 1),
+        ("annotations", {"env": "prod"}),
+        ("skipReferenceCheck", True),
+    ],
 )
 def test_the_policy_hash_follows_every_field(field: str, value: Any, write_yaml: WriteYaml) -> None:
     write_yaml("p.yaml", BASE)
