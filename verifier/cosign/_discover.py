@@ -50,7 +50,7 @@ from verifier.oci import (
     Digest,
     Manifest,
     Reference,
-    RegistryClient,
+    Registry,
 )
 
 __all__ = [
@@ -162,7 +162,7 @@ def _wanted(attachment: Attachment, signatures: bool, attestations: bool) -> boo
 
 
 class _Discovery:
-    def __init__(self, client: RegistryClient, repository: Reference, digest: Digest) -> None:
+    def __init__(self, client: Registry, repository: Reference, digest: Digest) -> None:
         self.client = client
         self.repository = repository
         self.digest = digest
@@ -376,7 +376,7 @@ def _distinct(found: Iterable[Attachment]) -> list[Attachment]:
 
 
 async def discover(
-    client: RegistryClient,
+    client: Registry,
     repository: Reference,
     digest: Digest,
     *,

@@ -34,7 +34,7 @@ from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._judge import judge
 from verifier.errors import DownloadBudgetError, InvalidReferenceError, Reason, RegistryError, SealgateError
-from verifier.oci import Descriptor, Digest, Reference, RegistryClient, request_deadline
+from verifier.oci import Descriptor, Digest, Reference, Registry, request_deadline
 from verifier.policy import CompiledPolicy, PolicySet
 
 __all__ = ["Engine", "EngineStats", "NamespaceLabels"]
@@ -74,7 +74,7 @@ class Engine:
     def __init__(
         self,
         policies: PolicySet,
-        client: RegistryClient,
+        client: Registry,
         *,
         namespace_labels: NamespaceLabels | None = None,
         clock: Callable[[], float] = time.monotonic,

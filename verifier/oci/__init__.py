@@ -44,6 +44,7 @@ from ._mediatypes import (
     SIMPLE_SIGNING_MEDIA_TYPE,
 )
 from ._models import Descriptor, Manifest
+from ._protocol import Registry
 from ._reference import DOCKER_HUB, Reference
 from ._ssrf import HostClass, HostGuard
 
@@ -83,6 +84,7 @@ __all__ = [
     "DockerConfigCredentials",
     "Manifest",
     "Reference",
+    "Registry",
     "RegistryClient",
     "RegistryConfig",
     "StaticCredentials",
