@@ -2,6 +2,8 @@
 
 Unverifiable means sealgate could not find out (a registry unreachable, its breaker open, the deadline passed);
 ``onError: deny`` (the default) denies it, ``onError: allow`` admits it with a warning naming the image and why.
+Deadlines run over the in-memory registry (slow on request); a registry that is down is a real loopback port
+nothing listens on, read by the real client.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import time
 
 import pytest
 
-from tests.support.faultregistry import FaultRegistry
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image
+from tests.support.memregistry import MemRegistry
+from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.engine import Engine, Outcome, decision_lines
 from verifier.limits import Limits
-from verifier.oci import Reference, RegistryClient, RegistryConfig
+from verifier.oci import RegistryClient, RegistryConfig
 from verifier.policy import compile_documents
 
 KEY = generate_signing_key()
@@ -90,45 +92,63 @@ async def test_past_the_deadline_on_error_allow_admits_with_a_warning_naming_ima
     ]
 
 
-async def test_without_a_deadline_the_engine_waits(client):
+async def test_without_a_deadline_the_engine_waits():
     """The CLI and audit have no API-server deadline: none applies unless given."""
-    with FaultRegistry() as reg:
-        digest = reg.add_image("team/app", "v1")
-        await sign_image(client, Reference.parse(f"{reg.host}/team/app:v1"), KEY)
-        policies = _policies(f"{reg.host}/**", namespaces={"matchLabels": {"env": "prod"}})
-        engine = Engine(policies, client, namespace_labels=_slow_labels(0.4))
-        decision = await engine.decide(f"{reg.host}/team/app@{digest}", namespace="payments")
-    assert decision.outcome is Outcome.ALLOW, decision
+    reg = MemRegistry()
+    image = reg.add_image("mem.test/team/app", "v1")
+    await reg.sign(image, KEY)
+    reg.delay = 0.1  # each of the reads is slow: more than the deadline below in all
+    engine = Engine(_policies("mem.test/**"), reg)
+    assert (await engine.decide(image)).outcome is Outcome.ALLOW
+    hurried = await Engine(_policies("mem.test/**"), reg).decide(image, deadline=0.15)
+    assert hurried.outcome is Outcome.DENY and hurried.code == "REGISTRY_UNAVAILABLE", hurried
 
 
-async def test_images_finished_in_time_keep_their_decisions(client):
-    with FaultRegistry() as reg:
-        digest = reg.add_image("team/app", "v1")
-        await sign_image(client, Reference.parse(f"{reg.host}/team/app:v1"), KEY)
-        signed = f"{reg.host}/team/app@{digest}"
-        # only the policy of the second registry needs (slow) namespace labels
-        key = {"data": public_key_pem(KEY.public_key()).decode()}
-        docs = [
-            {
-                "apiVersion": "sealgate.dev/v1alpha1",
-                "kind": "ImagePolicy",
-                "metadata": {"name": name},
-                "spec": {"images": [images], "authorities": [{"name": "ci", "key": key}], **spec},
-            }
-            for name, images, spec in [
-                ("fast", f"{reg.host}/**", {}),
-                ("slow", "127.0.0.1:1/**", {"namespaces": {"matchLabels": {"env": "prod"}}}),
-            ]
+@pytest.mark.parametrize("on_error", ["deny", "allow"])
+async def test_a_registry_too_slow_for_the_deadline_follows_on_error(on_error):
+    reg = MemRegistry()
+    image = reg.add_image("mem.test/team/app", "v1")
+    await reg.sign(image, KEY)
+    reg.delay = 5
+    engine = Engine(_policies("mem.test/**", on_error=on_error), reg)
+    started = time.monotonic()
+    [decision] = await engine.decide_many([image], deadline=0.3)
+    assert time.monotonic() - started < 2
+    # registry reads get 90 % of the deadline: the slow registry is named, the engine answers in time
+    assert decision.code == "REGISTRY_UNAVAILABLE"
+    expected = 'policy "prod": registry mem.test unavailable: no answer within the request deadline (get_manifest)'
+    if on_error == "deny":
+        assert (decision.outcome, decision.reason) == (Outcome.DENY, expected)
+    else:
+        assert (decision.outcome, decision.reason) == (Outcome.WARN, f"{expected} (admitted: onError is allow)")
+    reg.delay = 0  # nothing was cached: the next admission verifies
+    assert (await engine.decide(image, deadline=0.3)).outcome is Outcome.ALLOW
+
+
+async def test_images_finished_in_time_keep_their_decisions():
+    reg = MemRegistry()
+    signed = reg.add_image("mem.test/team/app", "v1")
+    await reg.sign(signed, KEY)
+    key = {"data": public_key_pem(KEY.public_key()).decode()}
+    # only the policy of the second registry needs (slow) namespace labels
+    docs = [
+        {
+            "apiVersion": "sealgate.dev/v1alpha1",
+            "kind": "ImagePolicy",
+            "metadata": {"name": name},
+            "spec": {"images": [images], "authorities": [{"name": "ci", "key": key}], **spec},
+        }
+        for name, images, spec in [
+            ("fast", "mem.test/**", {}),
+            ("slow", "slow.test/**", {"namespaces": {"matchLabels": {"env": "prod"}}}),
         ]
-        engine = Engine(
-            compile_documents([("p.yaml", i + 1, d) for i, d in enumerate(docs)]),
-            client,
-            namespace_labels=_slow_labels(5),
-        )
-        slow = f"127.0.0.1:1/team/app@{DIGEST}"
-        decisions = await engine.decide_many([signed, slow], namespace="payments", deadline=1.5)
+    ]
+    policies = compile_documents([("p.yaml", i + 1, d) for i, d in enumerate(docs)])
+    engine = Engine(policies, reg, namespace_labels=_slow_labels(5))
+    slow = f"slow.test/team/app@{DIGEST}"
+    decisions = await engine.decide_many([signed, slow], namespace="payments", deadline=0.5)
     assert [d.outcome for d in decisions] == [Outcome.ALLOW, Outcome.DENY]
-    assert decisions[1].code == "DEADLINE_EXCEEDED"
+    assert [d.code for d in decisions] == ["OK", "DEADLINE_EXCEEDED"]
 
 
 @pytest.mark.parametrize("on_error", ["deny", "allow"])
@@ -152,10 +172,9 @@ async def test_a_registry_that_is_down_follows_on_error(client, on_error):
         assert warnings[0].endswith("(admitted: onError is allow)")
 
 
-async def test_a_verified_denial_is_not_admitted_by_on_error_allow(client):
-    with FaultRegistry() as reg:
-        digest = reg.add_image("team/app", "unsigned")
-        engine = Engine(_policies(f"{reg.host}/**", on_error="allow"), client)
-        decision = await engine.decide(f"{reg.host}/team/app@{digest}", deadline=5)
+async def test_a_verified_denial_is_not_admitted_by_on_error_allow():
+    reg = MemRegistry()
+    image = reg.add_image("mem.test/team/app", "unsigned")
+    decision = await Engine(_policies("mem.test/**", on_error="allow"), reg).decide(image, deadline=5)
     assert decision.outcome is Outcome.DENY
     assert decision.code == "NO_SIGNATURES"

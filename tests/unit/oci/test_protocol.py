@@ -15,10 +15,10 @@ REPO = Path(__file__).resolve().parents[3]
 
 SATISFIES = """
 from verifier.oci import Registry, RegistryClient
-
+from tests.support.memregistry import MemRegistry
 
 client: Registry = RegistryClient()
-
+memory: Registry = MemRegistry()
 """
 
 CONTROL = """
