@@ -170,7 +170,7 @@ class Engine:
         ]
 
     def _out_of_time(self, plan: _Plan, deadline: float) -> Decision:
-        reason = f"sealgate could not finish verifying {plan.ref} within its {deadline:g}s deadline"
+        reason = f"sealgate could not finish verification within its {deadline:g}s deadline"
         enforced = any(p.mode == "enforce" for p in plan.candidates)
         outcome = Outcome.DENY if enforced else Outcome.WARN
         return self._on_error(Decision(plan.image, outcome, Reason.DEADLINE_EXCEEDED, reason, reference=str(plan.ref)))
