@@ -44,6 +44,7 @@ test: lint typecheck
 
 bench: setup
 	$(PY) benchmarks/verify.py
+	$(PY) benchmarks/crypto_offload.py
 	$(PY) benchmarks/webhook.py
 	$(PY) benchmarks/load.py
 	$(PY) benchmarks/audit.py

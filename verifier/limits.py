@@ -92,6 +92,8 @@ class Limits:
     max_policy_file_bytes: int = 1 * MiB
     #: YAML values one policy document may expand to (alias bombs stop here)
     max_policy_nodes: int = 100_000
+    #: how deeply a policy document's YAML may nest (PyYAML composes recursively; checked, not left to the stack)
+    max_policy_depth: int = 64
     #: a manifest file ``sealgate audit --from-file`` reads
     max_audit_file_bytes: int = 256 * MiB
 

@@ -1,13 +1,13 @@
 """The FastAPI app: ``create_app(settings)``.
 
 ``POST /validate`` answers every well-formed AdmissionReview with HTTP 200 and the request's uid; malformed
-requests get a 4xx with a clear error. Verification runs under the policy deadline; past it, or on any
-internal error, the answer follows ``onError`` (deny by default: the gate fails closed).
+requests get a 4xx with a clear error. The engine verifies under the policies' deadline and applies ``onError``
+to images it could not verify in time (see verifier.engine); an internal error follows ``onError`` here (deny by
+default: the gate fails closed).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -22,8 +22,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from verifier.engine import Decision, Engine, NamespaceLabels, Outcome, decision_lines
+from verifier.errors import Reason
 from verifier.policy import PolicySet, load_policy_files
-from verifier.registry import RegistryClient, RegistryConfig, request_deadline
+from verifier.registry import RegistryClient, RegistryConfig
 from webhook.admission import (
     AdmissionRequest,
     ContainerImage,
@@ -270,20 +271,11 @@ async def _read_body(scope: Scope, receive: Receive, cap: int, read: int) -> byt
 
 async def _answer(state: _State, review: AdmissionRequest) -> tuple[dict[str, Any], list[Decision], str]:
     """The AdmissionReview answer, the decisions behind it, and the result label for metrics."""
-    on_error_allows = state.policies.settings.on_error == "allow"
-    deadline = state.policies.settings.deadline_seconds
     try:
-        # registry calls see 90 % of the deadline (request_deadline): a slow registry then ends as a denial
-        # naming it, inside the overall timeout that guarantees an answer
-        async with asyncio.timeout(deadline):
-            with request_deadline(deadline * 0.9):
-                return await _admit(state, review)
-    except TimeoutError:
-        message = f"sealgate could not finish verification within its {deadline:g}s deadline"
-        _logger.warning("deadline exceeded", extra=fields(uid=review.uid, namespace=review.namespace))
-        return _on_error(review.uid, message, on_error_allows), [], "deadline"
+        return await _admit(state, review)
     except Exception:
         _logger.exception("internal error while admitting", extra=fields(uid=review.uid))
+        on_error_allows = state.policies.settings.on_error == "allow"
         return _on_error(review.uid, "sealgate internal error", on_error_allows), [], "error"
 
 
@@ -303,21 +295,25 @@ async def _admit(state: _State, review: AdmissionRequest) -> tuple[dict[str, Any
     if len(found) > limit:
         message = f"{len(found)} images in one object, above the limit of {limit}"
         return review_response(review.uid, allowed=False, message=message), [], "denied"
-    decisions = await state.engine.decide_many([c.image for c in found], namespace=review.namespace or None)
+    decisions = await state.engine.decide_many(
+        [c.image for c in found],
+        namespace=review.namespace or None,
+        deadline=state.policies.settings.deadline_seconds,
+    )
     denials, warnings = _render(found, decisions)
-    annotations = _resolved_annotations(found, decisions)
+    answer = review_response(
+        review.uid,
+        allowed=not denials,
+        message=webhook_denial_message(denials) if denials else None,
+        reason="Forbidden",
+        warnings=warnings,
+        audit_annotations=_resolved_annotations(found, decisions),
+    )
+    if any(d.code == Reason.DEADLINE_EXCEEDED for d in decisions):
+        _logger.warning("deadline exceeded", extra=fields(uid=review.uid, namespace=review.namespace))
+        return answer, decisions, "deadline"
     if denials:
-        message = webhook_denial_message(denials)
-        answer = review_response(
-            review.uid,
-            allowed=False,
-            message=message,
-            reason="Forbidden",
-            warnings=warnings,
-            audit_annotations=annotations,
-        )
         return answer, decisions, "denied"
-    answer = review_response(review.uid, allowed=True, warnings=warnings, audit_annotations=annotations)
     return answer, decisions, "warned" if any(d.outcome is Outcome.WARN for d in decisions) else "allowed"
 
 

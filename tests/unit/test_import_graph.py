@@ -23,8 +23,6 @@ ROOTS = ("verifier", "webhook")
 REGISTRY_CLIENT_ALLOWED = frozenset(
     {
         "verifier.cosign._attest",
-        "verifier.cosign._budget",
-        "verifier.cosign._discover",
         "verifier.cosign._sign",
     }
 )
@@ -216,6 +214,23 @@ def test_the_cosign_and_sigstore_modules_taking_the_registry_client_only_shrink(
     }
     assert takers - REGISTRY_CLIENT_ALLOWED == set(), "new modules in cosign/sigstore take the registry client"
     assert REGISTRY_CLIENT_ALLOWED - takers == set(), "these no longer take the registry client: drop them"
+
+
+def test_the_registry_protocol_module_is_pure() -> None:
+    """``verifier.oci.Registry`` (what discovery and the engine take) names values and limits, never I/O."""
+    path = modules()["verifier.oci._protocol"]
+    imported = {target for target, _, _ in _imports("verifier.oci._protocol", path)}
+    assert imported, "the module was read"
+    assert imported <= {
+        "__future__",
+        "collections.abc",
+        "typing",
+        "verifier.limits",
+        "verifier.oci._digest",
+        "verifier.oci._mediatypes",
+        "verifier.oci._models",
+        "verifier.oci._reference",
+    }, imported
 
 
 def test_function_level_relative_and_type_checking_imports_count(tmp_path: Path) -> None:

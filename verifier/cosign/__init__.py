@@ -1,7 +1,8 @@
 """cosign-compatible keys, signing and verification of container images.
 
 >>> from verifier.cosign import NamedKey, discover, load_public_key
->>> from verifier.oci import Reference, RegistryClient
+>>> from verifier.oci import Reference
+>>> from verifier.registry import RegistryClient
 >>> async def signatures(pem: bytes) -> int:  # doctest: +SKIP
 ...     async with RegistryClient() as client:
 ...         key = NamedKey("ci", load_public_key(pem))

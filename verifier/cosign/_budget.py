@@ -15,8 +15,7 @@ import asyncio
 import logging
 
 from verifier.errors import DownloadBudgetError
-from verifier.oci import Descriptor, Digest, Manifest, Reference
-from verifier.registry import RegistryClient
+from verifier.oci import Descriptor, Digest, Manifest, Reference, Registry
 
 __all__ = ["Downloads"]
 
@@ -26,7 +25,7 @@ _logger = logging.getLogger(__name__)
 class Downloads:
     """The blobs and manifests one verification fetches from ``repository``, deduplicated and budgeted."""
 
-    def __init__(self, client: RegistryClient, repository: Reference) -> None:
+    def __init__(self, client: Registry, repository: Reference) -> None:
         self._client = client
         self._repository = repository
         self._budget = client.limits.max_verification_bytes

@@ -42,8 +42,16 @@ from verifier.errors import (
     UnsupportedAttachmentError,
     VerificationError,
 )
-from verifier.oci import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Manifest, Reference
-from verifier.registry import RegistryClient
+from verifier.oci import (
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    Digest,
+    Manifest,
+    Reference,
+    Registry,
+)
 
 __all__ = [
     "BUNDLE_CONTENT_ANNOTATION",
@@ -154,7 +162,7 @@ def _wanted(attachment: Attachment, signatures: bool, attestations: bool) -> boo
 
 
 class _Discovery:
-    def __init__(self, client: RegistryClient, repository: Reference, digest: Digest) -> None:
+    def __init__(self, client: Registry, repository: Reference, digest: Digest) -> None:
         self.client = client
         self.repository = repository
         self.digest = digest
@@ -368,7 +376,7 @@ def _distinct(found: Iterable[Attachment]) -> list[Attachment]:
 
 
 async def discover(
-    client: RegistryClient,
+    client: Registry,
     repository: Reference,
     digest: Digest,
     *,

@@ -1,7 +1,7 @@
 """The engine: the only place sealgate decides whether an image may run.
 
 >>> from verifier.engine import Engine
->>> from verifier.oci import RegistryClient
+>>> from verifier.registry import RegistryClient
 >>> from verifier.policy import load_policy_files
 >>> async def check(image: str) -> bool:  # doctest: +SKIP
 ...     async with RegistryClient() as client:

@@ -9,6 +9,12 @@ layout: the signature manifest and its payloads, 3 requests with the tag lookup)
 satisfy it are the referrers (API, else the fallback tag) read as well. More signatures can only add verified
 authorities, so the verdict is the one a full discovery gives.
 
+Deadline and ``onError``: ``decide``/``decide_many`` take an optional ``deadline`` in seconds (the webhook passes
+the policies' ``deadlineSeconds``; the CLI and audit pass none unless asked). Registry requests get 90 % of it, so
+a slow registry ends as a ``REGISTRY_UNAVAILABLE`` failure naming it; an image still undecided at the deadline is
+a ``DEADLINE_EXCEEDED`` decision. Either way, when sealgate could not verify (registry unreachable, breaker open,
+deadline), ``Settings.onError`` decides: ``deny`` (the default), or ``allow`` - a warning naming the image and why.
+
 Caching: a policy's verdict is cached by (repository, digest, policy hash) - for ``ttlSeconds`` when it
 passed, ``failureTtlSeconds`` when the signatures did not satisfy it; registry failures are never cached, so
 an outage ends the moment the registry is back. Concurrent requests for the same work share it
@@ -29,16 +35,18 @@ from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._judge import judge
 from verifier.errors import DownloadBudgetError, InvalidReferenceError, Reason, RegistryError, SealgateError
-from verifier.oci import Descriptor, Digest, Reference
+from verifier.oci import Descriptor, Digest, Reference, Registry
 from verifier.policy import CompiledPolicy, PolicySet
-from verifier.registry import RegistryClient
+from verifier.registry import request_deadline
 
 __all__ = ["Engine", "EngineStats", "NamespaceLabels"]
 
 _logger = logging.getLogger(__name__)
 
 #: failure codes that mean "could not verify" rather than "verified and found wanting"; Settings.onError decides
-_UNVERIFIABLE = frozenset({Reason.REGISTRY_UNAVAILABLE})
+_UNVERIFIABLE = frozenset({Reason.REGISTRY_UNAVAILABLE, Reason.DEADLINE_EXCEEDED})
+#: the share of a deadline registry requests get: past it a slow registry is a failure naming it, in time to answer
+_REGISTRY_SHARE = 0.9
 #: looks up a namespace's labels (the webhook asks the Kubernetes API); None when unknown
 NamespaceLabels = Callable[[str], Awaitable[Mapping[str, str] | None]]
 #: the fast path's layout, and the layouts read when it does not decide
@@ -68,7 +76,7 @@ class Engine:
     def __init__(
         self,
         policies: PolicySet,
-        client: RegistryClient,
+        client: Registry,
         *,
         namespace_labels: NamespaceLabels | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -97,8 +105,9 @@ class Engine:
 
     # --- deciding ---------------------------------------------------------------------------------
 
-    async def decide(self, image: str, *, namespace: str | None = None) -> Decision:
-        """The decision for one image reference as written in a workload (tag or digest)."""
+    async def decide(self, image: str, *, namespace: str | None = None, deadline: float | None = None) -> Decision:
+        """The decision for one image reference as written in a workload (tag or digest), within ``deadline``
+        seconds when given (module docstring)."""
         memo = self._decisions.get((image, namespace))
         if memo is not None:
             self.stats.cache_hits += len(memo.results)
@@ -106,11 +115,14 @@ class Engine:
         step = self._prepare(image, namespace)
         if isinstance(step, Decision):
             return step
-        return self._from_cache(step) or await self._run(step)
+        return self._from_cache(step) or (await self._run_all([step], deadline))[0]
 
-    async def decide_many(self, images: list[str], *, namespace: str | None = None) -> list[Decision]:
+    async def decide_many(
+        self, images: list[str], *, namespace: str | None = None, deadline: float | None = None
+    ) -> list[Decision]:
         """Decisions for several images: answered from the caches where possible (no task, no await),
-        the rest verified in parallel. The same image twice costs one verification."""
+        the rest verified in parallel, within ``deadline`` seconds when given. The same image twice costs one
+        verification."""
         decided: dict[str, Decision] = {}
         pending: list[_Plan] = []
         for image in dict.fromkeys(images):
@@ -127,12 +139,49 @@ class Engine:
                     continue
                 step = found
             decided[image] = step
-        if len(pending) == 1:
-            decided[pending[0].image] = await self._run(pending[0])
-        elif pending:
-            for plan, decision in zip(pending, await asyncio.gather(*map(self._run, pending)), strict=True):
+        if pending:
+            for plan, decision in zip(pending, await self._run_all(pending, deadline), strict=True):
                 decided[plan.image] = decision
         return [decided[i] for i in images]
+
+    async def _run_all(self, plans: list[_Plan], deadline: float | None) -> list[Decision]:
+        """``plans`` verified in parallel; with a deadline, those unfinished at it end as DEADLINE_EXCEEDED."""
+        if deadline is None:
+            if len(plans) == 1:
+                return [await self._run(plans[0])]
+            return list(await asyncio.gather(*map(self._run, plans)))
+        with request_deadline(deadline * _REGISTRY_SHARE):  # the tasks inherit it
+            tasks = [asyncio.ensure_future(self._run(plan)) for plan in plans]
+        try:
+            await asyncio.wait(tasks, timeout=deadline)
+        finally:  # on time, or cancelled by our caller: nothing keeps running for a request that is over
+            late = [task for task in tasks if not task.done()]
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+        return [
+            self._out_of_time(plan, deadline) if task.cancelled() else task.result()
+            for plan, task in zip(plans, tasks, strict=True)
+        ]
+
+    def _out_of_time(self, plan: _Plan, deadline: float) -> Decision:
+        reason = f"sealgate could not finish verification within its {deadline:g}s deadline"
+        enforced = any(p.mode == "enforce" for p in plan.candidates)
+        outcome = Outcome.DENY if enforced else Outcome.WARN
+        return self._on_error(Decision(plan.image, outcome, Reason.DEADLINE_EXCEEDED, reason, reference=str(plan.ref)))
+
+    def _on_error(self, decision: Decision) -> Decision:
+        """``decision``, admitted with a warning when only sealgate's inability to verify denies it (a registry
+        unreachable, its breaker open, the deadline) and ``Settings.onError`` is allow."""
+        if (
+            decision.outcome is Outcome.DENY
+            and decision.code in _UNVERIFIABLE
+            and self.policies.settings.on_error == "allow"
+            and all(r.code in _UNVERIFIABLE for r in decision.failures("enforce"))
+        ):
+            return replace(decision, outcome=Outcome.WARN, reason=f"{decision.reason} (admitted: onError is allow)")
+        return decision
 
     def _prepare(self, image: str, namespace: str | None) -> Decision | _Plan:
         """Everything decidable without I/O: exemptions, parsing, which policies apply, the allow-list."""
@@ -241,16 +290,7 @@ class Engine:
                     if p.name not in {r.policy for r in results}
                 )
                 cached = False
-        decision = _decision(image, ref, digest, resolved_from, tuple(results), cached)
-        unverifiable = decision.failures("enforce")
-        if (
-            decision.outcome is Outcome.DENY
-            and self.policies.settings.on_error == "allow"
-            and all(r.code in _UNVERIFIABLE for r in unverifiable)
-        ):
-            # sealgate could not decide (the registry was unreachable): Settings.onError says admit, loudly
-            return replace(decision, outcome=Outcome.WARN, reason=f"{decision.reason} (admitted: onError is allow)")
-        return decision
+        return self._on_error(_decision(image, ref, digest, resolved_from, tuple(results), cached))
 
     async def _resolve(self, ref: Reference) -> tuple[Digest, bool]:
         key = str(ref)

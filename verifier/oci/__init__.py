@@ -30,6 +30,7 @@ from ._mediatypes import (
     SIMPLE_SIGNING_MEDIA_TYPE,
 )
 from ._models import Descriptor, Manifest
+from ._protocol import Registry
 from ._reference import DOCKER_HUB, Reference
 
 __all__ = [
@@ -56,4 +57,5 @@ __all__ = [
     "Digest",
     "Manifest",
     "Reference",
+    "Registry",
 ]

@@ -23,8 +23,25 @@ _SUFFIXES = (".yaml", ".yml")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+class _TooDeep(Exception):
+    """A document nests deeper than ``max_policy_depth``."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last silently) and
+    nesting deeper than ``max_policy_depth`` (PyYAML composes recursively: a deep document would otherwise
+    be bounded only by the interpreter's recursion limit, which other code may raise)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > DEFAULT_LIMITS.max_policy_depth:
+                raise _TooDeep
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -105,7 +122,7 @@ def parse_policy_text(text: str, source: str, problems: list[str]) -> list[Docum
             docs.append((source, number, doc))
     except yaml.YAMLError as exc:
         problems.append(_yaml_problem(source, exc))
-    except RecursionError:  # PyYAML composes recursively: thousands of nested brackets exhaust the stack
+    except (_TooDeep, RecursionError):
         problems.append(f"{source}: document {number + 1}: nested too deeply")
     return docs
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.faultregistry import FaultRegistry
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image
+from tests.support.memregistry import MemRegistry
+from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.engine import Engine, Outcome
 from verifier.engine._count import counted_authorities
-from verifier.oci import Reference
 from verifier.policy import compile_documents
-from verifier.registry import RegistryClient
 
 # (case, authorities in policy order, signers per authority, the authorities that count)
 MATCHING = [
@@ -60,7 +58,7 @@ def _policy(authorities, threshold):
                     "kind": "ImagePolicy",
                     "metadata": {"name": "two"},
                     "spec": {
-                        "images": ["127.0.0.1:*/**"],
+                        "images": ["mem.test/**"],
                         "threshold": threshold,
                         "authorities": [
                             {"name": name, "key": {"data": public_key_pem(KEYS[key].public_key()).decode()}}
@@ -73,19 +71,17 @@ def _policy(authorities, threshold):
     )
 
 
-async def _decide(reg, policies, tag, *signers):
-    reg.add_image("team/app", tag, layer=tag.encode())
-    image = f"{reg.host}/team/app:{tag}"
-    async with RegistryClient() as client:
-        for signer in signers:
-            await sign_image(client, Reference.parse(image), KEYS[signer])
-        return await Engine(policies, client).decide(image)
+async def _decide(policies, tag, *signers):
+    reg = MemRegistry()
+    image = reg.add_image("mem.test/team/app", tag, layer=tag.encode())
+    for signer in signers:
+        await reg.sign(image, KEYS[signer])
+    return await Engine(policies, reg).decide(image)
 
 
 async def test_two_authorities_with_one_key_do_not_make_one_signature_count_twice():
     policies = _policy([("ci", "ci"), ("ci-again", "ci")], threshold=2)
-    with FaultRegistry() as reg:
-        decision = await _decide(reg, policies, "once", "ci")
+    decision = await _decide(policies, "once", "ci")
     assert decision.outcome is Outcome.DENY and decision.code == "THRESHOLD_NOT_MET"
     assert decision.results[0].reason == (
         '1 of the required 2 authorities verified (missing "ci-again"); "ci-again" verified only by a signer '
@@ -96,14 +92,12 @@ async def test_two_authorities_with_one_key_do_not_make_one_signature_count_twic
 async def test_one_key_signing_twice_is_still_one_signer():
     """ECDSA signatures are randomised: signing twice gives two different signature layers, one signer."""
     policies = _policy([("ci", "ci"), ("ci-again", "ci")], threshold=2)
-    with FaultRegistry() as reg:
-        decision = await _decide(reg, policies, "twice", "ci", "ci")
+    decision = await _decide(policies, "twice", "ci", "ci")
     assert decision.code == "THRESHOLD_NOT_MET"
 
 
 async def test_two_keys_still_meet_a_threshold_of_two_beside_a_duplicate_authority():
     policies = _policy([("ci", "ci"), ("ci-again", "ci"), ("release", "release")], threshold=2)
-    with FaultRegistry() as reg:
-        decision = await _decide(reg, policies, "both", "ci", "release")
+    decision = await _decide(policies, "both", "ci", "release")
     assert decision.outcome is Outcome.ALLOW, decision
     assert decision.results[0].authorities == ("ci", "release")

@@ -1,7 +1,7 @@
 """The engine decides: policy semantics, caching, singleflight, no-match, SSRF allow-list, N-of-M.
 
-Runs on the in-process loopback fault registry (an in-memory registry), with real keys and real signatures
-pushed by `sign_image`, and a clock the tests move.
+Runs on the in-memory registry (tests/support/memregistry.py, through the ``Registry`` protocol), with real
+keys and real signatures written by `sign_image`, and a clock the tests move.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.faultregistry import Fault, FaultRegistry
-from verifier.cosign import attest_image, generate_signing_key, public_key_pem, sign_image
+from tests.support.memregistry import MemRegistry
+from verifier.cosign import generate_signing_key, public_key_pem, sign_image
 from verifier.engine import Engine, Outcome
-from verifier.limits import Limits
 from verifier.oci import Reference
 from verifier.policy import compile_documents
-from verifier.registry import RegistryClient, RegistryConfig
 
 KEYS = {name: generate_signing_key() for name in ("ci", "release", "stranger")}
+HOST = "mem.test"
 
 
 class Clock:
@@ -56,27 +55,28 @@ def _compile(*docs):
 
 @pytest.fixture
 def reg():
-    with FaultRegistry() as registry:
-        yield registry
+    return MemRegistry()
+
+
+def _add(reg, repo, tag):
+    """An image ``HOST/repo:tag``; returns its digest."""
+    return reg.add_image(f"{HOST}/{repo}", tag, layer=f"{repo}:{tag}".encode()).partition("@")[2]
 
 
 async def _signed(reg, repo, tag, *signers):
-    digest = reg.add_image(repo, tag, layer=f"{repo}:{tag}".encode())
-    async with RegistryClient() as client:
-        for signer in signers:
-            await sign_image(client, Reference.parse(f"{reg.host}/{repo}:{tag}"), KEYS[signer])
-    return f"{reg.host}/{repo}:{tag}", digest
+    digest = _add(reg, repo, tag)
+    for signer in signers:
+        await reg.sign(f"{HOST}/{repo}:{tag}", KEYS[signer])
+    return f"{HOST}/{repo}:{tag}", digest
 
 
-@pytest.fixture
-async def client():
-    async with RegistryClient() as c:
-        yield c
+def _reads(reg):
+    return sum(reg.calls.values())
 
 
-async def test_signed_image_is_allowed_and_names_the_authority(reg, client):
+async def test_signed_image_is_allowed_and_names_the_authority(reg):
     image, digest = await _signed(reg, "team/app", "v1", "ci")
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/team/**"])), client)
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/team/**"])), reg)
     decision = await engine.decide(image)
     assert decision.outcome is Outcome.ALLOW
     assert decision.digest == digest
@@ -84,56 +84,56 @@ async def test_signed_image_is_allowed_and_names_the_authority(reg, client):
     assert decision.results[0].authorities == ("ci",)
 
 
-async def test_unsigned_image_is_denied_with_no_signatures(reg, client):
-    reg.add_image("team/app", "unsigned")
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/team/**"])), client)
-    decision = await engine.decide(f"{reg.host}/team/app:unsigned")
+async def test_unsigned_image_is_denied_with_no_signatures(reg):
+    _add(reg, "team/app", "unsigned")
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/team/**"])), reg)
+    decision = await engine.decide(f"{HOST}/team/app:unsigned")
     assert decision.outcome is Outcome.DENY
     assert decision.code == "NO_SIGNATURES"
     assert decision.reason == 'policy "prod": no signatures found'
 
 
-async def test_wrong_key_is_denied_naming_the_authority(reg, client):
+async def test_wrong_key_is_denied_naming_the_authority(reg):
     image, _ = await _signed(reg, "team/app", "v1", "stranger")
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/team/**"])), client)
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/team/**"])), reg)
     decision = await engine.decide(image)
     assert decision.outcome is Outcome.DENY
     assert decision.code == "SIGNATURE_INVALID"
     assert decision.results[0].reason == 'no signature verifies with key of "ci"'
 
 
-async def test_every_matching_policy_must_pass(reg, client):
+async def test_every_matching_policy_must_pass(reg):
     image, _ = await _signed(reg, "team/app", "v1", "ci")
     engine = Engine(
         _compile(
-            _policy("ci-signed", [f"{reg.host}/team/**"]),
-            _policy("release-signed", [f"{reg.host}/team/app"], authorities=("release",)),
+            _policy("ci-signed", [f"{HOST}/team/**"]),
+            _policy("release-signed", [f"{HOST}/team/app"], authorities=("release",)),
         ),
-        client,
+        reg,
     )
     decision = await engine.decide(image)
     assert decision.outcome is Outcome.DENY
     assert [(r.policy, r.passed) for r in decision.results] == [("ci-signed", True), ("release-signed", False)]
 
 
-async def test_one_authority_suffices_unless_threshold_says_more(reg, client):
+async def test_one_authority_suffices_unless_threshold_says_more(reg):
     image, _ = await _signed(reg, "team/app", "v1", "release")
-    one = Engine(_compile(_policy("any", [f"{reg.host}/**"], authorities=("ci", "release"))), client)
+    one = Engine(_compile(_policy("any", [f"{HOST}/**"], authorities=("ci", "release"))), reg)
     assert (await one.decide(image)).outcome is Outcome.ALLOW
-    two = Engine(_compile(_policy("both", [f"{reg.host}/**"], authorities=("ci", "release"), threshold=2)), client)
+    two = Engine(_compile(_policy("both", [f"{HOST}/**"], authorities=("ci", "release"), threshold=2)), reg)
     decision = await two.decide(image)
     assert decision.outcome is Outcome.DENY
     assert decision.code == "THRESHOLD_NOT_MET"
     assert decision.results[0].reason == '1 of the required 2 authorities verified (missing "ci")'
     await _signed(reg, "team/app", "v1", "ci")  # now both signed
-    two = Engine(_compile(_policy("both", [f"{reg.host}/**"], authorities=("ci", "release"), threshold=2)), client)
+    two = Engine(_compile(_policy("both", [f"{HOST}/**"], authorities=("ci", "release"), threshold=2)), reg)
     assert (await two.decide(image)).outcome is Outcome.ALLOW
 
 
-async def test_warn_mode_admits_with_a_warning(reg, client):
-    reg.add_image("team/app", "unsigned")
-    engine = Engine(_compile(_policy("audit", [f"{reg.host}/**"], mode="warn")), client)
-    decision = await engine.decide(f"{reg.host}/team/app:unsigned")
+async def test_warn_mode_admits_with_a_warning(reg):
+    _add(reg, "team/app", "unsigned")
+    engine = Engine(_compile(_policy("audit", [f"{HOST}/**"], mode="warn")), reg)
+    decision = await engine.decide(f"{HOST}/team/app:unsigned")
     assert decision.outcome is Outcome.WARN
     assert decision.allowed
 
@@ -141,73 +141,72 @@ async def test_warn_mode_admits_with_a_warning(reg, client):
 @pytest.mark.parametrize(
     ("no_match", "outcome"), [("deny", Outcome.DENY), ("allow", Outcome.ALLOW), ("warn", Outcome.WARN)]
 )
-async def test_no_match_follows_settings_and_contacts_no_registry(reg, client, no_match, outcome):
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/team/**"]), _settings(noMatch=no_match)), client)
-    decision = await engine.decide(f"{reg.host}/other/app:v1")
+async def test_no_match_follows_settings_and_contacts_no_registry(reg, no_match, outcome):
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/team/**"]), _settings(noMatch=no_match)), reg)
+    decision = await engine.decide(f"{HOST}/other/app:v1")
     assert decision.outcome is outcome
     assert decision.code == "NO_MATCH"
-    assert client.request_count == 0
+    assert _reads(reg) == 0
 
 
-async def test_no_match_denies_by_default(reg, client):
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/team/**"])), client)
+async def test_no_match_denies_by_default(reg):
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/team/**"])), reg)
     assert (await engine.decide("docker.io/library/nginx:1.25")).outcome is Outcome.DENY
-    assert client.request_count == 0
+    assert _reads(reg) == 0
 
 
-async def test_registry_not_named_by_any_policy_is_never_contacted(reg, client):
-    """SSRF: a loopback trap port that no policy names gets no request, whatever the image says."""
-    with FaultRegistry() as trap:
-        engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"]), _settings(noMatch="allow")), client)
-        decision = await engine.decide(f"{trap.host}/team/app:v1")
-        assert decision.code == "NO_MATCH"
-        assert trap.count() == 0
+async def test_registry_not_named_by_any_policy_is_never_contacted(reg):
+    """SSRF: a registry no policy names gets no request, whatever the image says."""
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"]), _settings(noMatch="allow")), reg)
+    decision = await engine.decide("127.0.0.1:5000/team/app:v1")
+    assert decision.code == "NO_MATCH"
+    assert _reads(reg) == 0
 
 
-async def test_require_digest_denies_tags_without_a_registry_request(reg, client):
+async def test_require_digest_denies_tags_without_a_registry_request(reg):
     image, digest = await _signed(reg, "team/app", "v1", "ci")
-    engine = Engine(_compile(_policy("pinned", [f"{reg.host}/**"], requireDigest=True)), client)
-    before = client.request_count
+    engine = Engine(_compile(_policy("pinned", [f"{HOST}/**"], requireDigest=True)), reg)
+    before = _reads(reg)
     decision = await engine.decide(image)
     assert decision.code == "DIGEST_REQUIRED"
-    assert client.request_count == before
-    assert (await engine.decide(f"{reg.host}/team/app@{digest}")).outcome is Outcome.ALLOW
+    assert _reads(reg) == before
+    assert (await engine.decide(f"{HOST}/team/app@{digest}")).outcome is Outcome.ALLOW
 
 
-async def test_invalid_reference_is_denied(reg, client):
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"]), _settings(noMatch="allow")), client)
+async def test_invalid_reference_is_denied(reg):
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"]), _settings(noMatch="allow")), reg)
     decision = await engine.decide("UPPER/Case:v1")
     assert decision.outcome is Outcome.DENY
     assert decision.code == "REFERENCE_INVALID"
 
 
-async def test_exempt_namespace_and_image_are_allowed_without_verification(reg, client):
+async def test_exempt_namespace_and_image_are_allowed_without_verification(reg):
     engine = Engine(
         _compile(
-            _policy("prod", [f"{reg.host}/**"]),
-            _settings(exemptions={"namespaces": ["kube-*"], "images": [f"{reg.host}/infra/**"]}),
+            _policy("prod", [f"{HOST}/**"]),
+            _settings(exemptions={"namespaces": ["kube-*"], "images": [f"{HOST}/infra/**"]}),
         ),
-        client,
+        reg,
     )
-    assert (await engine.decide(f"{reg.host}/team/app:v1", namespace="kube-system")).code == "EXEMPT"
-    assert (await engine.decide(f"{reg.host}/infra/proxy:v1", namespace="prod")).code == "EXEMPT"
-    assert client.request_count == 0
+    assert (await engine.decide(f"{HOST}/team/app:v1", namespace="kube-system")).code == "EXEMPT"
+    assert (await engine.decide(f"{HOST}/infra/proxy:v1", namespace="prod")).code == "EXEMPT"
+    assert _reads(reg) == 0
 
 
-async def test_namespace_selection_by_name(reg, client):
-    reg.add_image("team/app", "unsigned")
+async def test_namespace_selection_by_name(reg):
+    _add(reg, "team/app", "unsigned")
     engine = Engine(
-        _compile(_policy("prod", [f"{reg.host}/**"], namespaces={"exclude": ["dev-*"]}), _settings(noMatch="allow")),
-        client,
+        _compile(_policy("prod", [f"{HOST}/**"], namespaces={"exclude": ["dev-*"]}), _settings(noMatch="allow")),
+        reg,
     )
-    assert (await engine.decide(f"{reg.host}/team/app:unsigned", namespace="dev-alice")).code == "NO_MATCH"
-    assert (await engine.decide(f"{reg.host}/team/app:unsigned", namespace="prod")).outcome is Outcome.DENY
+    assert (await engine.decide(f"{HOST}/team/app:unsigned", namespace="dev-alice")).code == "NO_MATCH"
+    assert (await engine.decide(f"{HOST}/team/app:unsigned", namespace="prod")).outcome is Outcome.DENY
 
 
-async def test_namespace_label_selection_fails_closed_without_labels(reg, client):
+async def test_namespace_label_selection_fails_closed_without_labels(reg):
     image, _ = await _signed(reg, "team/app", "v1", "ci")
-    policies = _compile(_policy("prod", [f"{reg.host}/**"], namespaces={"matchLabels": {"env": "prod"}}))
-    blind = Engine(policies, client)
+    policies = _compile(_policy("prod", [f"{HOST}/**"], namespaces={"matchLabels": {"env": "prod"}}))
+    blind = Engine(policies, reg)
     decision = await blind.decide(image, namespace="payments")
     assert decision.outcome is Outcome.DENY
     assert decision.code == "NAMESPACE_LABELS_UNAVAILABLE"
@@ -215,47 +214,47 @@ async def test_namespace_label_selection_fails_closed_without_labels(reg, client
     async def labels(name):
         return {"env": "prod"} if name == "payments" else {"env": "dev"}
 
-    seeing = Engine(policies, client, namespace_labels=labels)
+    seeing = Engine(policies, reg, namespace_labels=labels)
     assert (await seeing.decide(image, namespace="payments")).outcome is Outcome.ALLOW
     assert (await seeing.decide(image, namespace="sandbox")).code == "NO_MATCH"
 
 
-async def test_verdicts_are_cached_by_digest_and_policy(reg, client):
+async def test_verdicts_are_cached_by_digest_and_policy(reg):
     image, digest = await _signed(reg, "team/app", "v1", "ci")
     clock = Clock()
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client, clock=clock)
-    by_digest = f"{reg.host}/team/app@{digest}"
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"])), reg, clock=clock)
+    by_digest = f"{HOST}/team/app@{digest}"
     first = await engine.decide(by_digest)
-    requests = client.request_count
+    requests = _reads(reg)
     second = await engine.decide(by_digest)
     assert (first.cached, second.cached) == (False, True)
-    assert client.request_count == requests, "a cached verdict must not touch the registry"
+    assert _reads(reg) == requests, "a cached verdict must not touch the registry"
     assert engine.stats.cache_hits == 1
     clock.now += 301  # past ttlSeconds (300)
     third = await engine.decide(by_digest)
     assert third.cached is False
-    assert client.request_count > requests
+    assert _reads(reg) > requests
 
 
-async def test_a_changed_policy_does_not_reuse_old_verdicts(reg, client):
+async def test_a_changed_policy_does_not_reuse_old_verdicts(reg):
     image, digest = await _signed(reg, "team/app", "v1", "ci")
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
-    by_digest = f"{reg.host}/team/app@{digest}"
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"])), reg)
+    by_digest = f"{HOST}/team/app@{digest}"
     assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
-    changed = _compile(_policy("prod", [f"{reg.host}/**"], authorities=("release",)))
+    changed = _compile(_policy("prod", [f"{HOST}/**"], authorities=("release",)))
     assert changed.policies[0].hash != engine.policies.policies[0].hash, "verdicts are cached by policy hash"
-    decision = await Engine(changed, client).decide(by_digest)
+    decision = await Engine(changed, reg).decide(by_digest)
     assert decision.outcome is Outcome.DENY
     assert decision.cached is False
 
 
-async def test_failures_are_cached_briefly(reg, client):
-    digest = reg.add_image("team/app", "unsigned")
+async def test_failures_are_cached_briefly(reg):
+    digest = _add(reg, "team/app", "unsigned")
     clock = Clock()
     engine = Engine(
-        _compile(_policy("prod", [f"{reg.host}/**"]), _settings(cache={"failureTtlSeconds": 5})), client, clock=clock
+        _compile(_policy("prod", [f"{HOST}/**"]), _settings(cache={"failureTtlSeconds": 5})), reg, clock=clock
     )
-    by_digest = f"{reg.host}/team/app@{digest}"
+    by_digest = f"{HOST}/team/app@{digest}"
     assert (await engine.decide(by_digest)).cached is False
     assert (await engine.decide(by_digest)).cached is True
     clock.now += 6
@@ -264,52 +263,50 @@ async def test_failures_are_cached_briefly(reg, client):
 
 async def test_registry_outage_is_denied_and_never_cached(reg):
     image, digest = await _signed(reg, "team/app", "v1", "ci")
-    fast = RegistryConfig(limits=Limits(retries=1, backoff_base=0.01))
-    async with RegistryClient(fast) as client:
-        engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
-        by_digest = f"{reg.host}/team/app@{digest}"
-        reg.inject(Fault("status", method="GET", path="/manifests/", status=503, times=-1))  # the outage
-        decision = await engine.decide(by_digest)
-        assert decision.outcome is Outcome.DENY
-        assert decision.code == "REGISTRY_UNAVAILABLE"
-        assert "HTTP 503" in decision.reason
-        # the registry is back: the very next request verifies (nothing cached the outage)
-        reg.faults.clear()
-        assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"])), reg)
+    by_digest = f"{HOST}/team/app@{digest}"
+    reg.down = True  # the outage
+    decision = await engine.decide(by_digest)
+    assert decision.outcome is Outcome.DENY
+    assert decision.code == "REGISTRY_UNAVAILABLE"
+    assert f"registry {HOST} unavailable" in decision.reason
+    # the registry is back: the very next request verifies (nothing cached the outage)
+    reg.down = False
+    assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
 
 
-async def test_concurrent_requests_share_one_verification(reg, client):
+async def test_concurrent_requests_share_one_verification(reg):
     image, digest = await _signed(reg, "team/app", "v1", "ci")
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
-    by_digest = f"{reg.host}/team/app@{digest}"
-    before = reg.count("GET", f"/manifests/{digest.replace(':', '-')}.sig")
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"])), reg)
+    by_digest = f"{HOST}/team/app@{digest}"
+    reg.delay = 0.01  # every read yields, so the 20 requests overlap
+    before = reg.calls["get_manifest"]
     decisions = await asyncio.gather(*(engine.decide(by_digest) for _ in range(20)))
     assert all(d.outcome is Outcome.ALLOW for d in decisions)
-    assert reg.count("GET", f"/manifests/{digest.replace(':', '-')}.sig") - before == 1
+    assert reg.calls["get_manifest"] - before == 1, "one .sig manifest read for all 20"
     assert engine.stats.verifications == 1
 
 
-async def test_decide_many_keeps_order_and_dedupes(reg, client):
+async def test_decide_many_keeps_order_and_dedupes(reg):
     good, _ = await _signed(reg, "team/app", "good", "ci")
-    reg.add_image("team/app", "bad")
-    bad = f"{reg.host}/team/app:bad"
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"])), client)
+    _add(reg, "team/app", "bad")
+    bad = f"{HOST}/team/app:bad"
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"])), reg)
     decisions = await engine.decide_many([good, bad, good])
     assert [d.outcome for d in decisions] == [Outcome.ALLOW, Outcome.DENY, Outcome.ALLOW]
 
 
-async def test_a_pass_under_sbom_max_age_is_cached_no_longer_than_the_sbom_stays_fresh(reg, client):
+async def test_a_pass_under_sbom_max_age_is_cached_no_longer_than_the_sbom_stays_fresh(reg):
     """ttlSeconds is 300, but the SBOM (written 2h - 60s ago, maxAge 2h) stops passing in about a minute: the
     verdict must not outlive it, or the image would be admitted from the cache with a stale SBOM."""
     image, digest = await _signed(reg, "team/sbom", "v1", "ci")
     written = datetime.now(UTC) - timedelta(hours=2) + timedelta(seconds=60)
     sbom = {"bomFormat": "CycloneDX", "specVersion": "1.6", "metadata": {"timestamp": written.isoformat()}}
-    await attest_image(client, Reference.parse(image), KEYS["ci"], predicate=json.dumps(sbom).encode(),
-                       predicate_type="cyclonedx")  # fmt: skip
+    await reg.attest(image, KEYS["ci"], predicate=json.dumps(sbom).encode(), predicate_type="cyclonedx")
     attestations = [{"name": "sbom", "predicateType": "cyclonedx", "authorities": ["ci"], "sbom": {"maxAge": "2h"}}]
     clock = Clock()
-    engine = Engine(_compile(_policy("prod", [f"{reg.host}/**"], attestations=attestations)), client, clock=clock)
-    by_digest = f"{reg.host}/team/sbom@{digest}"
+    engine = Engine(_compile(_policy("prod", [f"{HOST}/**"], attestations=attestations)), reg, clock=clock)
+    by_digest = f"{HOST}/team/sbom@{digest}"
     assert (await engine.decide(by_digest)).outcome is Outcome.ALLOW
     clock.now += 30
     assert (await engine.decide(by_digest)).cached is True  # still fresh: from the cache
@@ -317,23 +314,22 @@ async def test_a_pass_under_sbom_max_age_is_cached_no_longer_than_the_sbom_stays
     assert (await engine.decide(by_digest)).cached is False
     # the control: the same policy without maxAge keeps the pass for ttlSeconds
     del attestations[0]["sbom"]
-    plain = Engine(_compile(_policy("prod", [f"{reg.host}/**"], attestations=attestations)), client, clock=clock)
+    plain = Engine(_compile(_policy("prod", [f"{HOST}/**"], attestations=attestations)), reg, clock=clock)
     assert (await plain.decide(by_digest)).cached is False
     clock.now += 90
     assert (await plain.decide(by_digest)).cached is True
 
 
-async def test_policy_annotations_and_reference_check_are_enforced(reg, client):
+async def test_policy_annotations_and_reference_check_are_enforced(reg):
     """`annotations` and `skipReferenceCheck` in a policy mean what `verify -a` and `--skip-reference-check` mean."""
-    digest = reg.add_image("team/app", "v1")
-    async with RegistryClient() as signer:
-        ref = Reference.parse(f"{reg.host}/team/app:v1")
-        await sign_image(signer, ref, KEYS["ci"], annotations={"env": "prod"}, docker_reference="example.com/other")
-    image = f"{reg.host}/team/app@{digest}"
-    glob = [f"{reg.host}/**"]
+    digest = _add(reg, "team/app", "v1")
+    ref = Reference.parse(f"{HOST}/team/app:v1")
+    await sign_image(reg, ref, KEYS["ci"], annotations={"env": "prod"}, docker_reference="example.com/other")  # type: ignore[arg-type]
+    image = f"{HOST}/team/app@{digest}"
+    glob = [f"{HOST}/**"]
 
     async def decide(**spec):
-        return await Engine(_compile(_policy("prod", glob, **spec)), client).decide(image)
+        return await Engine(_compile(_policy("prod", glob, **spec)), reg).decide(image)
 
     strict = await decide(annotations={"env": "prod"})
     assert (strict.outcome, strict.code) == (Outcome.DENY, "REFERENCE_MISMATCH")

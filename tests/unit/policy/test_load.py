@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -560,3 +561,18 @@ def test_a_problem_stays_on_one_line_whatever_the_file_contains(write_yaml: Writ
 def test_deeply_nested_yaml_is_a_problem_not_a_crash(write_yaml: WriteYaml) -> None:
     write_yaml("p.yaml", "a: " + "[" * 5_000 + "]" * 5_000 + "\n")
     assert _problems(["p.yaml"]) == ["p.yaml: document 1: nested too deeply"]
+
+
+def test_nesting_is_bounded_by_the_limit_not_by_the_recursion_limit(write_yaml: WriteYaml) -> None:
+    """Other code in the process may raise the recursion limit (mypy does): the depth cap still holds."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        write_yaml("deep.yaml", "a: " + "[" * 5_000 + "]" * 5_000 + "\n")
+        write_yaml("edge.yaml", "a: " + "[" * 64 + "]" * 64 + "\n")
+        assert _problems(["deep.yaml"]) == ["deep.yaml: document 1: nested too deeply"]
+        assert _problems(["edge.yaml"]) == ["edge.yaml: document 1: nested too deeply"]  # 65 levels with `a:`
+    finally:
+        sys.setrecursionlimit(limit)
+    write_yaml("ok.yaml", "a: " + "[" * 62 + "]" * 62 + "\n")
+    assert "nested too deeply" not in " ".join(_problems(["ok.yaml"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -18,17 +19,22 @@ from webhook.settings import WebhookSettings
 KEY = generate_signing_key()
 
 
-def _policies(host: str, **settings):
-    docs = [
-        {
-            "apiVersion": "sealgate.dev/v1alpha1",
-            "kind": "ImagePolicy",
-            "metadata": {"name": "prod"},
-            "spec": {
-                "images": [f"{host}/**"],
-                "authorities": [{"name": "ci", "key": {"data": public_key_pem(KEY.public_key()).decode()}}],
-            },
+def _policy_doc(host: str, **spec) -> dict:
+    return {
+        "apiVersion": "sealgate.dev/v1alpha1",
+        "kind": "ImagePolicy",
+        "metadata": {"name": "prod"},
+        "spec": {
+            "images": [f"{host}/**"],
+            "authorities": [{"name": "ci", "key": {"data": public_key_pem(KEY.public_key()).decode()}}],
+            **spec,
         },
+    }
+
+
+def _policies(host: str, *, spec: dict | None = None, **settings):
+    docs = [
+        _policy_doc(host, **(spec or {})),
         {"apiVersion": "sealgate.dev/v1alpha1", "kind": "Settings", "spec": settings},
     ]
     return compile_documents([("t.yaml", i + 1, d) for i, d in enumerate(docs)])
@@ -69,6 +75,35 @@ def test_on_error_allow_admits_with_a_warning_past_the_deadline(reg):
         answer = client.post("/validate", json=_pod(f"{reg.host}/team/app:v1")).json()["response"]
     assert answer["allowed"] is True
     assert any("unavailable" in w and "(admitted: onError is allow)" in w for w in answer["warnings"])
+
+
+@pytest.mark.parametrize("on_error", ["deny", "allow"])
+def test_an_image_undecided_at_the_deadline_follows_on_error_and_is_counted(reg, on_error):
+    """The engine applies the deadline (here a namespace-label lookup that never answers in time)."""
+
+    async def slow_labels(namespace: str) -> dict[str, str]:
+        await asyncio.sleep(5)
+        return {"env": "prod"}
+
+    labelled = {"namespaces": {"matchLabels": {"env": "prod"}}}
+    policies = _policies(reg.host, spec=labelled, deadlineSeconds=0.3, onError=on_error)
+    image = f"{reg.host}/team/app@sha256:{'ab' * 32}"
+    app = create_app(WebhookSettings(policy_paths=("unused",)), policies=policies, namespace_labels=slow_labels)
+    with TestClient(app) as client:
+        started = time.monotonic()
+        answer = client.post("/validate", json=_pod(image)).json()["response"]
+        elapsed = time.monotonic() - started
+        metrics = client.get("/metrics").text
+    assert elapsed < 3
+    line = f'spec.containers[0].image "{image}": sealgate could not finish verification within its 0.3s deadline'
+    if on_error == "deny":
+        assert answer["allowed"] is False
+        assert answer["status"]["message"] == line
+    else:
+        assert answer["allowed"] is True
+        assert answer["warnings"] == [f"{line} (admitted: onError is allow)"]
+    assert 'sealgate_admission_requests_total{result="deadline"} 1.0' in metrics
+    assert reg.count() == 0
 
 
 def test_an_internal_error_fails_closed_and_is_never_a_500(reg, monkeypatch):

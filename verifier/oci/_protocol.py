@@ -1,0 +1,53 @@
+"""``Registry``: what reading signature material needs from a registry, and nothing else.
+
+The engine and cosign discovery type against this protocol, not the HTTP client: :class:`RegistryClient`
+satisfies it (transport, auth, retries, breaker, SSRF guard), and so does the in-memory registry the unit tests
+use. Each method checks what it returns the way the client does: a manifest or blob fetched by digest hashes
+to it, a blob is no larger than its cap, too many layers or referrers is a ``LimitExceededError``.
+
+Pure: values and limits only, no I/O import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from verifier.limits import Limits
+
+from ._digest import Digest
+from ._mediatypes import MANIFEST_ACCEPT
+from ._models import Descriptor, Manifest
+from ._reference import Reference
+
+__all__ = ["Registry"]
+
+
+class Registry(Protocol):
+    """Read access to manifests, referrers and blobs of one or more registries (async)."""
+
+    @property
+    def limits(self) -> Limits:
+        """The caps the reader applies (discovery reads its own budgets from them too)."""
+        ...
+
+    async def resolve(self, ref: Reference) -> Descriptor:
+        """The descriptor of the manifest ``ref`` (tag or digest) names; ``ManifestUnknownError`` when absent."""
+        ...
+
+    async def get_manifest(self, ref: Reference, *, accept: Sequence[str] = MANIFEST_ACCEPT) -> Manifest:
+        """The manifest ``ref`` names, of one of the ``accept`` media types, checked against its digest."""
+        ...
+
+    async def get_referrers(
+        self, ref: Reference, digest: Digest, *, artifact_type: str | None = None
+    ) -> Manifest | None:
+        """The OCI 1.1 referrers index of ``digest`` in ``ref``'s repository, or None without a referrers API."""
+        ...
+
+    async def get_blob(
+        self, ref: Reference, digest: Digest, *, max_bytes: int | None = None, limit_name: str | None = None
+    ) -> bytes:
+        """The blob ``digest`` in ``ref``'s repository, checked, at most ``max_bytes`` (default
+        ``limits.max_blob_bytes``; above it a ``BlobTooLargeError`` naming ``limit_name``)."""
+        ...
