@@ -393,3 +393,17 @@ def test_a_namespace_that_is_not_a_name_is_a_usage_error(namespace, capsys):
         main(["audit", "-n", namespace, "--policy", "unused"])
     assert exc.value.code == 2
     assert "is not a namespace name" in capsys.readouterr().err
+
+
+def test_on_error_allow_does_not_hide_an_image_the_audit_could_not_check(world, tmp_path, capsys):
+    """`onError: allow` admits at the webhook when a registry is down; the audit still reports the image as not
+    checked (SG008 with the registry's reason), never as passing."""
+    policies = tmp_path / "policies.yaml"
+    settings = {"apiVersion": "sealgate.dev/v1alpha1", "kind": "Settings", "spec": {"onError": "allow"}}
+    policies.write_text(Path(world.policies).read_text() + "\n---\n" + json.dumps(settings))
+    with KubeAPIDouble() as api:
+        _cluster(world, api)
+        config = api.kubeconfig(tmp_path / "config", {"admin": api.token_user("admin")})
+        _, report = _audit(capsys, "--kubeconfig", config, "--policy", str(policies))
+    down = [f for f in report["findings"] if f["container"] == "down"]
+    assert [(f["rule"], f["evidence"]["code"]) for f in down] == [("SG008", "REGISTRY_UNAVAILABLE")]

@@ -33,6 +33,7 @@ _NOT_CHECKED = frozenset(
         Reason.SIZE_LIMIT,
         Reason.NAMESPACE_LABELS_UNAVAILABLE,
         Reason.REGISTRY_PROTOCOL,
+        Reason.DEADLINE_EXCEEDED,
     }
 )
 _SNAPSHOT_TTL = 24 * 3600
@@ -41,9 +42,12 @@ _cluster: contextvars.ContextVar[str] = contextvars.ContextVar("sealgate_audit_c
 
 
 def audit_policies(policies: PolicySet) -> PolicySet:
-    """The same policies with caches that last the whole audit (each tag resolved, each digest verified once)."""
+    """The same policies with caches that last the whole audit (each tag resolved, each digest verified once),
+    and ``onError: deny``: an image the audit could not check is a finding (SG008), never admitted-with-a-warning
+    as the webhook's ``onError: allow`` would have it."""
     settings = replace(
         policies.settings,
+        on_error="deny",
         cache_ttl_seconds=_SNAPSHOT_TTL,
         cache_failure_ttl_seconds=_SNAPSHOT_TTL,
         cache_tag_ttl_seconds=_SNAPSHOT_TTL,
