@@ -35,6 +35,8 @@ _MAX_ENTRY_WARNINGS = 20
 
 def normalise(name: str) -> str | None:
     """An entry name as a root-relative path, or ``None`` when it climbs out of the root (``../x``)."""
+    if "\\" not in name and "/." not in name and "//" not in name and not name.startswith((".", "/")):
+        return name[:-1] if name.endswith("/") else name  # already plain (most names): nothing to resolve
     parts: list[str] = []
     for part in name.replace("\\", "/").split("/"):
         if part in ("", "."):
