@@ -24,6 +24,7 @@ _MAX_META = 1024 * 1024
 REGULAR, HARDLINK, SYMLINK, DIRECTORY = "0", "1", "2", "5"
 _META = frozenset("LKxg")  # GNU long name and link, PAX header and global header
 _ZERO = bytes(BLOCK)
+_PAX_KEYS = frozenset({b"path", b"linkpath", b"size"})
 #: the ustar header fields read (name, mode, size, checksum, type, link name, magic, prefix), the rest skipped
 _HEADER = struct.Struct("100s8s16x12s12x8sc100s6s2x80x155s12x")
 
@@ -59,6 +60,7 @@ def _text(field: bytes) -> str:
 
 
 def _pax(data: bytes, what: str) -> dict[str, str]:
+    """The records of a PAX header this reader uses (``path``, ``linkpath``, ``size``); every record is checked."""
     records: dict[str, str] = {}
     at = 0
     while at < len(data):
@@ -72,8 +74,8 @@ def _pax(data: bytes, what: str) -> dict[str, str]:
         if length <= 0 or at + length > len(data):
             raise ImageInvalidError(f"{what}: corrupt tar: bad PAX record length")
         key, sep, value = data[space + 1 : at + length - 1].partition(b"=")
-        if sep:
-            records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        if sep and key in _PAX_KEYS:
+            records[key.decode()] = value.decode("utf-8", "surrogateescape")
         at += length
     return records
 

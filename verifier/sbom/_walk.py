@@ -127,12 +127,12 @@ class LayerWalk:
                 continue
             if not path:
                 continue
-            directory, base = posixpath.split(path)
+            directory, slash, base = path.rpartition("/")  # a normalised path: no empty parts
             if base.startswith(_WHITEOUT):
                 if base == _OPAQUE:
                     opaque.add(directory)
                 else:
-                    whiteouts.add(posixpath.join(directory, base[len(_WHITEOUT) :]))
+                    whiteouts.add(directory + slash + base[len(_WHITEOUT) :])
                 continue
             old = self._kept.get(path)
             if old is not None and old.layer_index < self._layer_index:
