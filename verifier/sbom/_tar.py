@@ -9,6 +9,7 @@ slicing alone and unwanted data is skipped without being copied.
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -53,6 +54,12 @@ def _octal(field: bytes, what: str) -> int:
         if not text.strip(b" "):
             return 0
         raise ImageInvalidError(f"{what}: corrupt tar: bad number in a header") from None
+
+
+def _byte_sum(block: bytes) -> int:
+    """The sum of a 512-byte block's bytes, in C: Adler-32's first half is 1 + the byte sum modulo 65521, and
+    256 bytes sum to at most 65280, so each half of the block gives its exact sum."""
+    return (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
 
 
 def _text(field: bytes) -> str:
@@ -210,7 +217,7 @@ class TarReader:
 
     def _check(self, header: bytes, field: bytes) -> None:
         stored = _octal(field, self._what)
-        unsigned = sum(header) - sum(field) + 8 * 32  # the checksum field counts as eight spaces
+        unsigned = _byte_sum(header) - sum(field) + 8 * 32  # the checksum field counts as eight spaces
         if stored != unsigned:
             signed = sum(b - 256 if b > 127 else b for b in header) - sum(b - 256 if b > 127 else b for b in field)
             if stored != signed + 8 * 32:
