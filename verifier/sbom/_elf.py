@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Elf", "parse_elf"]
 
@@ -13,8 +14,7 @@ _SHT_NOBITS = 8
 _MAX_SECTIONS = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(NamedTuple):  # a tuple: built for every section of every binary, so kept cheap to make
     name: str
     type: int
     addr: int
@@ -68,20 +68,14 @@ def parse_elf(data: bytes | bytearray) -> Elf | None:
             return None
         if shoff + shnum * shentsize > len(data) or shstrndx >= shnum:
             return None
-        raw = []
-        for i in range(shnum):
-            base = shoff + i * shentsize
-            if wide:
-                name, type_, _flags, addr, offset, size = struct.unpack_from(order + "IIQQQQ", data, base)
-            else:
-                name, type_, _flags, addr, offset, size = struct.unpack_from(order + "IIIIII", data, base)
-            raw.append((name, type_, addr, offset, size))
-        _, _, _, str_offset, str_size = raw[shstrndx]
+        entry = struct.Struct(order + ("IIQQQQ" if wide else "IIIIII"))
+        raw = [entry.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+        _, _, _, _, str_offset, str_size = raw[shstrndx]
         names = data[str_offset : str_offset + str_size]
     except struct.error:
         return None
     sections = []
-    for name_at, type_, addr, offset, size in raw:
+    for name_at, type_, _flags, addr, offset, size in raw:
         end = names.find(b"\0", name_at)
         name = names[name_at:end].decode("latin-1") if 0 <= name_at < len(names) and end >= 0 else ""
         sections.append(Section(name, type_, addr, offset, size))

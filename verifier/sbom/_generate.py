@@ -16,6 +16,7 @@ from ._catalogers import default_catalogers
 from ._image import Layer, Platform
 from ._model import Cataloger, Context, ImageInfo, Package, Progress, Sbom
 from ._osrelease import OsRelease
+from ._prefetch import Prefetch
 from ._stream import open_layer
 from ._walk import LayerWalk, normalise
 
@@ -133,8 +134,12 @@ def _walk_layers(walk: LayerWalk, image: _Image, limits: Limits, progress: Progr
         budget = limits.max_image_bytes - walk.bytes_seen
         tick = _ticker(progress, label, index - 1, total, layer.size) if progress is not None else None
         stream = open_layer(raw, what, limits, budget=budget, hash_output=by_diff_id, tick=tick)
-        walk.tar_layer(stream, layer.digest, what)
-        stream.finish()
+        ahead = Prefetch(stream)  # reading, hashing and decompressing in a worker, beside the tar parsing
+        try:
+            walk.tar_layer(ahead, layer.digest, what)
+            ahead.finish()  # the padding and trailing blocks too, so the digests cover the whole blob
+        finally:
+            ahead.close()
         walk.bytes_seen += stream.out
         _check_digest(stream.out_sha256, stream.compressed_sha256, layer, by_diff_id, what)
     if progress is not None:

@@ -60,7 +60,8 @@ class _Counting:
 
 
 class LayerStream:
-    """The decompressed tar bytes of one layer, bounded by the limits; ``finish()`` drains and checks it."""
+    """The decompressed tar bytes of one layer, bounded by the limits (read it to the end: the digests are of
+    every byte)."""
 
     def __init__(
         self,
@@ -127,11 +128,6 @@ class LayerStream:
                 f"{self.what}: decompresses to more than {self._limits.max_decompression_ratio} times its "
                 "compressed size (limit max_decompression_ratio; a decompression bomb?)"
             )
-
-    def finish(self) -> None:
-        """Read what the tar reader left (padding, trailing blocks) so the digests cover the whole blob."""
-        while self.read(_CHUNK):
-            pass
 
 
 def _reason(exc: BaseException) -> str:

@@ -8,6 +8,8 @@ slicing alone and unwanted data is skipped without being copied.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +23,11 @@ _REFILL = 1024 * 1024
 #: largest GNU long name or PAX header accepted (real ones are a few hundred bytes)
 _MAX_META = 1024 * 1024
 REGULAR, HARDLINK, SYMLINK, DIRECTORY = "0", "1", "2", "5"
+_META = frozenset("LKxg")  # GNU long name and link, PAX header and global header
+_ZERO = bytes(BLOCK)
+_PAX_KEYS = frozenset({b"path", b"linkpath", b"size"})
+#: the ustar header fields read (name, mode, size, checksum, type, link name, magic, prefix), the rest skipped
+_HEADER = struct.Struct("100s8s16x12s12x8sc100s6s2x80x155s12x")
 
 
 class _Readable(Protocol):
@@ -40,13 +47,19 @@ def _octal(field: bytes, what: str) -> int:
     if field and field[0] & 0x80:  # GNU base-256 for values that do not fit in octal
         value = int.from_bytes(field[1:], "big")
         return -value if field[0] & 0x40 else value
-    text = field.split(b"\0", 1)[0].strip(b" ")
-    if not text:
-        return 0
+    text = field.partition(b"\0")[0]
     try:
-        return int(text, 8)
+        return int(text, 8)  # the spaces tar pads with are allowed by int()
     except ValueError:
+        if not text.strip(b" "):
+            return 0
         raise ImageInvalidError(f"{what}: corrupt tar: bad number in a header") from None
+
+
+def _byte_sum(block: bytes) -> int:
+    """The sum of a 512-byte block's bytes, in C: Adler-32's first half is 1 + the byte sum modulo 65521, and
+    256 bytes sum to at most 65280, so each half of the block gives its exact sum."""
+    return (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
 
 
 def _text(field: bytes) -> str:
@@ -54,6 +67,7 @@ def _text(field: bytes) -> str:
 
 
 def _pax(data: bytes, what: str) -> dict[str, str]:
+    """The records of a PAX header this reader uses (``path``, ``linkpath``, ``size``); every record is checked."""
     records: dict[str, str] = {}
     at = 0
     while at < len(data):
@@ -67,8 +81,8 @@ def _pax(data: bytes, what: str) -> dict[str, str]:
         if length <= 0 or at + length > len(data):
             raise ImageInvalidError(f"{what}: corrupt tar: bad PAX record length")
         key, sep, value = data[space + 1 : at + length - 1].partition(b"=")
-        if sep:
-            records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        if sep and key in _PAX_KEYS:
+            records[key.decode()] = value.decode("utf-8", "surrogateescape")
         at += length
     return records
 
@@ -148,59 +162,63 @@ class TarReader:
     def __iter__(self) -> Iterator[TarEntry]:
         long_name = long_link = None
         pax: dict[str, str] = {}
+        what = self._what
         while True:
             if self._left:
                 self._skip(self._left)
                 self._left = 0
             if not self._fill(BLOCK):
                 if len(self._buffer) - self._at:
-                    raise ImageInvalidError(f"{self._what}: corrupt tar: truncated")
+                    raise ImageInvalidError(f"{what}: corrupt tar: truncated")
                 return  # the stream ended without the end-of-archive blocks: tolerated, as tar does
-            header = self._take(BLOCK)
-            if header == bytes(BLOCK):
+            header = self._buffer[self._at : self._at + BLOCK]
+            self._at += BLOCK
+            if header == _ZERO:
                 return
-            self._check(header)
-            kind = chr(header[156]) if header[156] else REGULAR
-            size = _octal(header[124:136], self._what)
-            if kind in ("L", "K", "x", "g"):
+            name_f, mode_f, size_f, sum_f, type_f, link_f, magic, prefix = _HEADER.unpack(header)
+            self._check(header, sum_f)
+            kind = type_f.decode("latin-1") if type_f != b"\0" else REGULAR
+            size = _octal(size_f, what)
+            if kind in _META:
                 data = self._meta(size, "metadata header")
                 if kind == "L":
                     long_name = _text(data)
                 elif kind == "K":
                     long_link = _text(data)
                 elif kind == "x":
-                    pax = _pax(data, self._what)
+                    pax = _pax(data, what)
                 else:
-                    self._global.update(_pax(data, self._what))
+                    self._global.update(_pax(data, what))
                 continue
             records = {**self._global, **pax} if self._global else pax
-            name = _text(header[0:100])
-            if header[257:262] == b"ustar" and header[345]:
-                name = f"{_text(header[345:500])}/{name}"
-            name = records.get("path", long_name or name)
-            linkname = records.get("linkpath", long_link or _text(header[157:257]))
-            if "size" in records:
-                try:
-                    size = int(records["size"])
-                except ValueError:
-                    raise ImageInvalidError(f"{self._what}: corrupt tar: bad PAX size") from None
+            name = _text(name_f)
+            if magic.startswith(b"ustar") and prefix[0]:
+                name = f"{_text(prefix)}/{name}"
+            linkname = long_link or _text(link_f)
+            name = long_name or name
+            if records:
+                name = records.get("path", name)
+                linkname = records.get("linkpath", linkname)
+                if "size" in records:
+                    try:
+                        size = int(records["size"])
+                    except ValueError:
+                        raise ImageInvalidError(f"{what}: corrupt tar: bad PAX size") from None
             if size < 0:
-                raise ImageInvalidError(f"{self._what}: corrupt tar: negative size")
+                raise ImageInvalidError(f"{what}: corrupt tar: negative size")
             long_name = long_link = None
             pax = {}
-            if kind in (HARDLINK, SYMLINK, DIRECTORY):
-                size = 0 if kind != HARDLINK else size
+            if kind in (SYMLINK, DIRECTORY):
+                size = 0
             self._left = size + (-size % BLOCK)
             if kind == "7":  # contiguous file: a regular file to every reader but its writer
                 kind = REGULAR
-            yield TarEntry(name, kind, size, _octal(header[100:108], self._what) & 0o7777, linkname)
+            yield TarEntry(name, kind, size, _octal(mode_f, what) & 0o7777, linkname)
 
-    def _check(self, header: bytes) -> None:
-        stored = _octal(header[148:156], self._what)
-        unsigned = sum(header) - sum(header[148:156]) + 8 * 32
+    def _check(self, header: bytes, field: bytes) -> None:
+        stored = _octal(field, self._what)
+        unsigned = _byte_sum(header) - sum(field) + 8 * 32  # the checksum field counts as eight spaces
         if stored != unsigned:
-            signed = sum(b - 256 if b > 127 else b for b in header) - sum(
-                b - 256 if b > 127 else b for b in header[148:156]
-            )
+            signed = sum(b - 256 if b > 127 else b for b in header) - sum(b - 256 if b > 127 else b for b in field)
             if stored != signed + 8 * 32:
                 raise ImageInvalidError(f"{self._what}: corrupt tar: header checksum mismatch")

@@ -35,6 +35,8 @@ _MAX_ENTRY_WARNINGS = 20
 
 def normalise(name: str) -> str | None:
     """An entry name as a root-relative path, or ``None`` when it climbs out of the root (``../x``)."""
+    if "\\" not in name and "/." not in name and "//" not in name and not name.startswith((".", "/")):
+        return name[:-1] if name.endswith("/") else name  # already plain (most names): nothing to resolve
     parts: list[str] = []
     for part in name.replace("\\", "/").split("/"):
         if part in ("", "."):
@@ -125,12 +127,12 @@ class LayerWalk:
                 continue
             if not path:
                 continue
-            directory, base = posixpath.split(path)
+            directory, slash, base = path.rpartition("/")  # a normalised path: no empty parts
             if base.startswith(_WHITEOUT):
                 if base == _OPAQUE:
                     opaque.add(directory)
                 else:
-                    whiteouts.add(posixpath.join(directory, base[len(_WHITEOUT) :]))
+                    whiteouts.add(directory + slash + base[len(_WHITEOUT) :])
                 continue
             old = self._kept.get(path)
             if old is not None and old.layer_index < self._layer_index:

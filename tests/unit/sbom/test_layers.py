@@ -27,6 +27,7 @@ from tests.unit.sbom.images import (
 from verifier.errors import DigestMismatchError, ImageInvalidError, LimitExceededError, SbomSourceError
 from verifier.limits import Limits
 from verifier.sbom import generate
+from verifier.sbom._walk import normalise
 
 
 def dist(name: str, version: str) -> bytes:
@@ -330,3 +331,24 @@ def test_progress_says_layer_and_bytes(tmp_path):
     assert seen[0] == (f"layer 1/2 {short}", 0, 2)
     assert (f"layer 1/2 {short} 4/9 MiB", 0, 2) in seen and (f"layer 1/2 {short} 8/9 MiB", 0, 2) in seen
     assert seen[-1] == ("layers read", 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("usr/bin/x", "usr/bin/x"),
+        ("usr/lib/", "usr/lib"),
+        ("./usr/bin/x", "usr/bin/x"),
+        ("/usr//bin/./x/", "usr/bin/x"),
+        ("usr/.hidden/x", "usr/.hidden/x"),
+        (".wh..wh..opq", ".wh..wh..opq"),
+        ("usr\\bin\\x", "usr/bin/x"),
+        ("usr/../etc/os-release", "etc/os-release"),
+        ("usr/../../etc/passwd", None),
+        ("../x", None),
+        ("", ""),
+        (".", ""),
+    ],
+)
+def test_entry_names_are_normalised_and_escapes_refused(name, expected):
+    assert normalise(name) == expected

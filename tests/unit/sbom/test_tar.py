@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 
 import pytest
 
 from verifier.errors import ImageInvalidError
-from verifier.sbom._tar import TarReader
+from verifier.sbom._tar import TarReader, _byte_sum
 
 LONG = "usr/lib/python3/dist-packages/" + "a-very-long-directory-name/" * 8 + "METADATA"
 
@@ -91,3 +92,15 @@ def test_broken_archives(mutate, message):
         for entry in reader:
             if entry.size:
                 reader.read_into(bytearray(entry.size))
+
+
+@pytest.mark.parametrize("block", [bytes(512), b"\xff" * 512, bytes(range(256)) * 2, b"\x80" * 256 + b"\x7f" * 256])
+def test_block_byte_sum_is_exact(block):
+    assert _byte_sum(block) == sum(block)
+
+
+def test_block_byte_sum_is_exact_on_random_blocks():
+    rng = random.Random(10)  # noqa: S311  (reproducible test data, not secrets)
+    for _ in range(500):
+        block = rng.randbytes(512)
+        assert _byte_sum(block) == sum(block)
