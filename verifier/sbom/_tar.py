@@ -192,7 +192,7 @@ class TarReader:
                 continue
             records = {**self._global, **pax} if self._global else pax
             name = _text(name_f)
-            if magic.startswith(b"ustar") and prefix[0]:
+            if magic == b"ustar\x00" and prefix[0]:  # POSIX only: a GNU header keeps times there
                 name = f"{_text(prefix)}/{name}"
             linkname = long_link or _text(link_f)
             name = long_name or name

@@ -75,6 +75,22 @@ def test_ustar_prefix_field():
     assert [e.name for e in TarReader(io.BytesIO(out.getvalue()), "layer")] == [name]
 
 
+def test_a_gnu_header_has_no_prefix_field():
+    """GNU tar keeps access/change times where POSIX ustar keeps the name prefix (offset 345): bytes there must
+    not become part of a GNU entry's name. Go's archive/tar (what container runtimes unpack layers with) reads the
+    prefix only under the POSIX magic; Python's tarfile joins it for any non-GNU entry type, so it is no oracle."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(tarfile.TarInfo("etc/passwd"))
+    raw = bytearray(out.getvalue())
+    assert raw[257:265] == b"ustar  \x00"
+    raw[345:345 + 12] = b"../../outsid"
+    raw[148:156] = b" " * 8
+    raw[148:156] = f"{sum(raw[:512]):06o}\x00 ".encode()
+    assert [m.name for m in tarfile.open(fileobj=io.BytesIO(bytes(raw)))] == ["../../outsid/etc/passwd"]
+    assert [e.name for e in TarReader(io.BytesIO(bytes(raw)), "layer")] == ["etc/passwd"]
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
