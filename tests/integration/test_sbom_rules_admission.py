@@ -10,8 +10,7 @@ import json
 
 import pytest
 
-from tests.integration.test_wrong_allows import Hook
-from tools.webhookserver import start_webhook
+from tests.support.keyedwebhook import keyed_webhook
 from verifier.cli import main
 from verifier.oci import Digest, Reference
 from verifier.registry import RegistryClient
@@ -64,18 +63,8 @@ def _sbom(*components: dict) -> bytes:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, registry):
     tmp = tmp_path_factory.mktemp("sbom-rules")
-    folder = tmp / "policies"
-    folder.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COSIGN_PASSWORD", PASSWORD)
-        for name in ("ci", "release"):
-            assert main(["keygen", "--output-key-prefix", str(tmp / name)]) == 0
-            (folder / f"{name}.pub").write_bytes((tmp / f"{name}.pub").read_bytes())
-        (folder / "policy.yaml").write_text(POLICY.format(reg=registry.host))
-        hook = Hook(start_webhook(tmp / "serve", folder))
-    yield {"tmp": tmp, "hook": hook, "registry": registry}
-    hook.http.close()
-    hook.server.stop()
+    with keyed_webhook(tmp, POLICY.format(reg=registry.host), password=PASSWORD) as hook:
+        yield {"tmp": tmp, "hook": hook, "registry": registry}
 
 
 def _image(env, pushed_image, tag: str, sbom: bytes | None, attester: str = "ci") -> str:

@@ -14,15 +14,13 @@ case that must still be admitted.
 from __future__ import annotations
 
 import asyncio
-import json
 
-import httpx
 import pytest
 
 from tests.integration.test_keyless_e2e import _admit, _push_legacy
+from tests.support.keyedwebhook import keyed_webhook
 from tools.reviews import review, shape, with_images
 from tools.testsigstore import TestSigstore
-from tools.webhookserver import RunningWebhook, start_webhook
 from verifier.cli import main
 from verifier.oci import Digest, Reference
 from verifier.policy import compile_documents
@@ -73,42 +71,13 @@ spec:
 """
 
 
-class Hook:
-    def __init__(self, server: RunningWebhook) -> None:
-        self.server = server
-        self.http = httpx.Client(verify=server.ca, timeout=15)
-
-    def post(self, doc: dict) -> tuple[int, dict]:
-        response = self.http.post(f"{self.server.url}/validate", content=json.dumps(doc).encode())
-        return response.status_code, response.json()
-
-    def admit(self, *images: str) -> dict:
-        return self.admit_object(with_images(shape("pod"), list(images)))
-
-    def admit_object(self, obj: dict) -> dict:
-        doc = review(obj)
-        status, answer = self.post(doc)
-        assert status == 200, answer
-        assert answer["response"]["uid"] == doc["request"]["uid"]
-        return answer["response"]
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, registry):
     tmp = tmp_path_factory.mktemp("wrong-allows")
-    folder = tmp / "policies"
-    folder.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COSIGN_PASSWORD", PASSWORD)
-        for name in ("ci", "release"):
-            assert main(["keygen", "--output-key-prefix", str(tmp / name)]) == 0
-            (folder / f"{name}.pub").write_bytes((tmp / f"{name}.pub").read_bytes())
-        (folder / "policies.yaml").write_text(POLICIES.format(reg=registry.host))
-        mp.setenv("SEALGATE_MAX_BODY_BYTES", str(MAX_BODY))  # read by `sealgate serve` (WebhookSettings)
-        hook = Hook(start_webhook(tmp / "serve", folder))
-    yield {"tmp": tmp, "hook": hook, "registry": registry}
-    hook.http.close()
-    hook.server.stop()
+    policy = POLICIES.format(reg=registry.host)
+    limits = {"SEALGATE_MAX_BODY_BYTES": str(MAX_BODY)}  # read by `sealgate serve` (WebhookSettings)
+    with keyed_webhook(tmp, policy, password=PASSWORD, env=limits) as hook:
+        yield {"tmp": tmp, "hook": hook, "registry": registry}
 
 
 def _sign(env, image: str, key: str = "ci") -> None:
