@@ -20,12 +20,7 @@ ROOTS = ("verifier", "webhook")
 
 #: modules of verifier.cosign / verifier.sigstore that still take the registry client (issue 9: one registry
 #: reader for signature material, with cosign/ and sigstore/ pure). The list may only shrink.
-REGISTRY_CLIENT_ALLOWED = frozenset(
-    {
-        "verifier.cosign._attest",
-        "verifier.cosign._sign",
-    }
-)
+REGISTRY_CLIENT_ALLOWED: frozenset[str] = frozenset()
 #: the two CLI sub-commands that start or serve the webhook (``sealgate serve``, ``sealgate certs``): the CLI is
 #: the entry point above both verifier and webhook, and these are the only places verifier/ may name webhook/
 WEBHOOK_ENTRY_POINTS = frozenset({"verifier.cli._serve", "verifier.cli._certs"})
