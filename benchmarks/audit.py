@@ -36,7 +36,8 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 
 from tools.localregistry import LocalRegistry  # noqa: E402
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image  # noqa: E402
+from verifier.attachments import sign_image  # noqa: E402
+from verifier.cosign import generate_signing_key, public_key_pem  # noqa: E402
 from verifier.oci import OCI_MANIFEST, Reference  # noqa: E402
 from verifier.registry import RegistryClient  # noqa: E402
 

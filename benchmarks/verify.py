@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.localregistry import LocalRegistry  # noqa: E402
 from tools.testimages import build_image, push_image  # noqa: E402
-from verifier.cosign import NamedKey, attachment_tag, generate_signing_key, sign_image  # noqa: E402
+from verifier.attachments import sign_image  # noqa: E402
+from verifier.cosign import NamedKey, attachment_tag, generate_signing_key  # noqa: E402
 from verifier.engine import Decision, Engine  # noqa: E402
 from verifier.oci import MANIFEST_ACCEPT, OCI_MANIFEST, Reference  # noqa: E402
 from verifier.policy import CompiledAuthority, PolicySet, single_policy  # noqa: E402

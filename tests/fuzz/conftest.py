@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from tests.fuzz._support import Trap
 from tests.support.faultregistry import FaultRegistry
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image
+from verifier.attachments import sign_image
+from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.oci import Reference
 from verifier.policy import compile_documents
 from verifier.registry import RegistryClient, StaticCredentials

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from tests.fuzz._support import examples
 from tests.fuzz.conftest import COUNTS, Gate
 from tools.reviews import review, shape, with_images
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image
+from verifier.attachments import sign_image
+from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.engine import Engine, Outcome
 from verifier.oci import Reference
 from verifier.policy import compile_documents

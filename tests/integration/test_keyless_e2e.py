@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 
 from tools.reviews import review, shape, with_images
 from tools.testsigstore import COSIGN_SIGN_PREDICATE, TestSigstore
+from verifier.attachments import attach_bundle
 from verifier.cosign import (
     SIMPLE_SIGNING_MEDIA_TYPE,
     attachment_tag,
     build_signature_manifest,
     parse_signature_manifest,
 )
-from verifier.cosign._attest import attach_bundle
 from verifier.engine import Engine
 from verifier.errors import ManifestUnknownError
 from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference
@@ -235,7 +235,8 @@ def test_attestation_requirement_is_enforced(registry, pushed_image, sigstore):
 
 
 def test_a_cosign_classic_key_signature_does_not_satisfy_a_keyless_authority(registry, pushed_image, sigstore):
-    from verifier.cosign import generate_signing_key, sign_image
+    from verifier.attachments import sign_image
+    from verifier.cosign import generate_signing_key
 
     ref_text, digest = pushed_image(registry, repo="keyless/app", tag="keyed")
 

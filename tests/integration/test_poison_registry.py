@@ -28,17 +28,17 @@ from fastapi.testclient import TestClient
 
 from tools.reviews import review, shape, with_images
 from tools.testsigstore import COSIGN_SIGN_PREDICATE, TestSigstore, pae
+from verifier.attachments import attach_bundle, attest_image, sign_image
 from verifier.cli import main
 from verifier.cosign import (
     SIMPLE_SIGNING_MEDIA_TYPE,
     attachment_tag,
+    build_key_bundle,
     build_signature_manifest,
     generate_signing_key,
     parse_signature_manifest,
     public_key_pem,
-    sign_image,
 )
-from verifier.cosign._attest import attach_bundle, attest_image, build_key_bundle
 from verifier.engine import Engine, Outcome
 from verifier.limits import Limits
 from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference

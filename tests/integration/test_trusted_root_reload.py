@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tools.testsigstore import COSIGN_SIGN_PREDICATE, TestSigstore
-from verifier.cosign._attest import attach_bundle
+from verifier.attachments import attach_bundle
 from verifier.engine import Engine, Outcome
 from verifier.oci import Digest, Reference
 from verifier.policy import load_policy_files

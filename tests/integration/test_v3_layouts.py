@@ -16,9 +16,9 @@ import pytest
 
 from tests.support.cli import sealgate  # noqa: F401 - the fixture
 from tests.support.faultregistry import Fault, FaultRegistry
+from verifier.attachments import COSIGN_SIGN_PREDICATE, FALLBACK_TAG, LEGACY_SIG, REFERRERS, discover
 from verifier.cosign import NamedKey, SignatureLayer, check_simple_signature, load_public_key
 from verifier.cosign._attest_check import check_attestation
-from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, FALLBACK_TAG, LEGACY_SIG, REFERRERS, discover
 from verifier.cosign._layout import SIMPLE_SIGNING_MEDIA_TYPE
 from verifier.cosign._layout import build_signature_manifest as sig_manifest
 from verifier.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference

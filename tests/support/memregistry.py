@@ -24,7 +24,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from verifier.cosign import AttestedImage, SignedImage, SigningKey, attest_image, sign_image
+from verifier.attachments import AttestedImage, SignedImage, attest_image, sign_image
+from verifier.cosign import SigningKey
 from verifier.errors import BlobTooLargeError, ManifestUnknownError, RegistryProtocolError, RegistryUnavailableError
 from verifier.limits import Limits
 from verifier.oci import (
@@ -147,7 +148,7 @@ class MemRegistry:
 
     async def sign(self, image: str, key: SigningKey, *, annotations: Mapping[str, str] | None = None) -> SignedImage:
         """Sign ``image`` as ``cosign sign --key`` does (the project's own signer: payload, ``.sig`` manifest)."""
-        [signed] = await sign_image(self, Reference.parse(image), key, annotations=annotations)  # type: ignore[arg-type]
+        [signed] = await sign_image(self, Reference.parse(image), key, annotations=annotations)
         return signed
 
     async def attest(
@@ -155,7 +156,7 @@ class MemRegistry:
     ) -> AttestedImage:
         """Attest ``image`` as ``cosign attest --key`` does (legacy ``.att`` DSSE layer, or a bundle referrer)."""
         return await attest_image(
-            self,  # type: ignore[arg-type]
+            self,
             Reference.parse(image),
             key,
             predicate=predicate,

@@ -7,11 +7,11 @@ import asyncio
 from pathlib import Path
 from typing import Any, TextIO
 
+from verifier.attachments import AttestedImage, attest_image
 from verifier.cli._common import add_registry_options, load_signing_key, registry_client
 from verifier.cli._common import signature_repository as attestation_repository
 from verifier.cli._decide import decide_and_print, flags_policy, key_authority
-from verifier.cosign import SigningKey
-from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
+from verifier.cosign import PREDICATE_TYPES, SigningKey, predicate_type_for
 from verifier.errors import UsageError
 from verifier.oci import Reference
 

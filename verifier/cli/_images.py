@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from verifier.attachments import SignedImage, sign_image
 from verifier.cli._common import (
     add_registry_options,
     annotations_from,
@@ -19,12 +20,10 @@ from verifier.cli._common import (
 )
 from verifier.cli._decide import decide_and_print, flags_policy, key_authority, keyless_authority
 from verifier.cosign import (
-    SignedImage,
     encrypt_private_key,
     generate_signing_key,
     password_from_env_or_prompt,
     public_key_pem,
-    sign_image,
 )
 from verifier.errors import UsageError
 from verifier.oci import Reference

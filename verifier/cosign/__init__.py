@@ -1,26 +1,49 @@
-"""cosign-compatible keys, signing and verification of container images.
+"""cosign-compatible keys, payloads, signatures, attestations and their checks: pure (bytes in, verdicts out).
 
->>> from verifier.cosign import NamedKey, discover, load_public_key
->>> from verifier.oci import Reference
->>> from verifier.registry import RegistryClient
->>> async def signatures(pem: bytes) -> int:  # doctest: +SKIP
-...     async with RegistryClient() as client:
-...         key = NamedKey("ci", load_public_key(pem))
-...         ref = Reference.parse("ghcr.io/org/app@sha256:...")
-...         return len(await discover(client, ref, ref.digest, signatures=True, attestations=False))
+Finding and pushing this material in a registry is ``verifier.attachments``'s job; deciding whether an image
+may run is the engine's (``verifier.engine.Engine``), which calls both.
 
-Deciding whether an image may run is the engine's job (``verifier.engine.Engine``), which calls these.
+>>> from verifier.cosign import build_simple_signing_payload
+>>> build_simple_signing_payload("ghcr.io/org/app", "sha256:" + "0" * 64)[:40]
+b'{"critical":{"identity":{"docker-refere'
 """
 
-from verifier.cosign._attest import PREDICATE_TYPES, AttestedImage, attest_image, predicate_type_for
+from verifier.cosign._attachment import (
+    BUNDLE_CONTENT_ANNOTATION,
+    BUNDLE_MEDIA_TYPE_PREFIX,
+    BUNDLE_PREDICATE_ANNOTATION,
+    BUNDLE_V03_MEDIA_TYPE,
+    COSIGN_SIGN_PREDICATE,
+    FALLBACK_TAG,
+    LAYOUTS,
+    LEGACY_ATT,
+    LEGACY_SIG,
+    REFERRERS,
+    Attachment,
+    is_bundle_media_type,
+)
+from verifier.cosign._attest import (
+    CUSTOM_PREDICATE_TYPE,
+    PREDICATE_ANNOTATION,
+    PREDICATE_TYPES,
+    attestation_layer,
+    build_attestation_statement,
+    build_bundle_referrer,
+    build_key_bundle,
+    build_predicate,
+    layer_predicate_type,
+    predicate_type_for,
+    with_fallback_entry,
+)
 from verifier.cosign._attest_check import (
     AttestationCheck,
     check_attestation,
     sigstore_bundle_verifier,
 )
-from verifier.cosign._discover import COSIGN_SIGN_PREDICATE, LAYOUTS, LEGACY_SIG, Attachment, discover
+from verifier.cosign._dsse_layer import sign_envelope
 from verifier.cosign._layout import (
     CERTIFICATE_ANNOTATION,
+    DSSE_MEDIA_TYPE,
     SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING_MEDIA_TYPE,
     SignatureLayer,
@@ -31,7 +54,7 @@ from verifier.cosign._layout import (
 )
 from verifier.cosign._password import password_from_env_or_prompt
 from verifier.cosign._payload import SIMPLE_SIGNING_TYPE, SimpleSigningPayload, build_simple_signing_payload
-from verifier.cosign._sign import SignedImage, attach_signature, sign_image
+from verifier.cosign._sign import sign_payload, with_signature
 from verifier.cosign._verify import (
     NamedKey,
     SignatureCheck,
@@ -59,52 +82,67 @@ from verifier.crypto import (
 )
 
 __all__ = [
-    "MALFORMED_MATERIAL",
-    "LAYOUTS",
-    "LEGACY_SIG",
-    "CERTIFICATE_ANNOTATION",
-    "COSIGN_SIGN_PREDICATE",
-    "PREDICATE_TYPES",
-    "AttestationCheck",
-    "Attachment",
-    "AttestedImage",
-    "attest_image",
-    "check_attestation",
-    "discover",
-    "predicate_type_for",
-    "sigstore_bundle_verifier",
     "ACCEPTED_SCRYPT_N",
+    "Attachment",
+    "AttestationCheck",
+    "BUNDLE_CONTENT_ANNOTATION",
+    "BUNDLE_MEDIA_TYPE_PREFIX",
+    "BUNDLE_PREDICATE_ANNOTATION",
+    "BUNDLE_V03_MEDIA_TYPE",
+    "CERTIFICATE_ANNOTATION",
     "COSIGN_PRIVATE_KEY_LABEL",
-    "SIGSTORE_PRIVATE_KEY_LABEL",
-    "SIMPLE_SIGNING_TYPE",
-    "signature_scheme",
-    "malformed",
-    "SIGNATURE_ANNOTATION",
-    "SIMPLE_SIGNING_MEDIA_TYPE",
+    "COSIGN_SIGN_PREDICATE",
+    "CUSTOM_PREDICATE_TYPE",
+    "DSSE_MEDIA_TYPE",
+    "FALLBACK_TAG",
+    "LAYOUTS",
+    "LEGACY_ATT",
+    "LEGACY_SIG",
+    "MALFORMED_MATERIAL",
     "NamedKey",
+    "PREDICATE_ANNOTATION",
+    "PREDICATE_TYPES",
+    "REFERRERS",
+    "SIGNATURE_ANNOTATION",
+    "SIGSTORE_PRIVATE_KEY_LABEL",
+    "SIMPLE_SIGNING_MEDIA_TYPE",
+    "SIMPLE_SIGNING_TYPE",
     "SignatureCheck",
     "SignatureLayer",
-    "SignedImage",
     "SigningKey",
     "SimpleSigningPayload",
     "VerifyingKey",
-    "attach_signature",
     "attachment_tag",
+    "attestation_layer",
+    "build_attestation_statement",
+    "build_bundle_referrer",
+    "build_key_bundle",
+    "build_predicate",
     "build_signature_config",
     "build_signature_manifest",
     "build_simple_signing_payload",
+    "check_attestation",
     "check_claims",
     "check_simple_signature",
     "encrypt_private_key",
     "generate_signing_key",
+    "is_bundle_media_type",
     "key_id",
+    "layer_predicate_type",
     "load_private_key",
     "load_public_key",
+    "malformed",
     "parse_signature_manifest",
     "password_from_env_or_prompt",
+    "predicate_type_for",
     "public_key_pem",
     "read_key_file",
     "sign_bytes",
-    "sign_image",
+    "sign_envelope",
+    "sign_payload",
+    "signature_scheme",
+    "sigstore_bundle_verifier",
     "verify_bytes",
+    "with_fallback_entry",
+    "with_signature",
 ]

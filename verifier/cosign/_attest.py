@@ -1,4 +1,5 @@
-"""Writing attestations the way ``cosign attest --key`` does (FORMATS.md §1, §6, §7).
+"""Attestations the way ``cosign attest --key`` builds them (FORMATS.md §1, §6, §7); pure, pushed by
+``verifier.attachments``.
 
 Two layouts:
 
@@ -15,22 +16,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 
-from verifier.cosign._discover import (
+from verifier.cosign._attachment import (
     BUNDLE_CONTENT_ANNOTATION,
     BUNDLE_PREDICATE_ANNOTATION,
     BUNDLE_V03_MEDIA_TYPE,
-    FALLBACK_TAG,
-    LEGACY_ATT,
-    REFERRERS,
 )
 from verifier.cosign._dsse_layer import (
     INTOTO_PAYLOAD_TYPE,
@@ -39,19 +35,11 @@ from verifier.cosign._dsse_layer import (
     pae,
     parse_envelope,
     parse_statement,
-    sign_envelope,
 )
-from verifier.cosign._layout import (
-    DSSE_MEDIA_TYPE,
-    SIGNATURE_ANNOTATION,
-    attachment_tag,
-    build_signature_manifest,
-    parse_signature_manifest,
-)
+from verifier.cosign._layout import DSSE_MEDIA_TYPE, SIGNATURE_ANNOTATION
 from verifier.crypto import SigningKey, sign_bytes
-from verifier.errors import LimitExceededError, ManifestUnknownError, SealgateError, UsageError
+from verifier.errors import SealgateError, UsageError
 from verifier.oci import (
-    DOCKER_MANIFEST,
     OCI_EMPTY,
     OCI_EMPTY_DIGEST,
     OCI_EMPTY_JSON,
@@ -59,25 +47,21 @@ from verifier.oci import (
     OCI_MANIFEST,
     Descriptor,
     Digest,
-    Reference,
 )
-from verifier.registry import RegistryClient
 
 __all__ = [
-    "attach_bundle",
     "CUSTOM_PREDICATE_TYPE",
     "PREDICATE_ANNOTATION",
     "PREDICATE_TYPES",
-    "AttestedImage",
-    "attest_image",
+    "attestation_layer",
     "build_attestation_statement",
     "build_bundle_referrer",
     "build_key_bundle",
     "build_predicate",
+    "layer_predicate_type",
     "predicate_type_for",
+    "with_fallback_entry",
 ]
-
-_logger = logging.getLogger(__name__)
 
 PREDICATE_ANNOTATION = "predicateType"
 CUSTOM_PREDICATE_TYPE = "https://cosign.sigstore.dev/attestation/v1"
@@ -199,24 +183,8 @@ def build_bundle_referrer(bundle: bytes, predicate_type: str, subject: Descripto
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AttestedImage:
-    """What ``attest_image`` wrote."""
-
-    reference: Reference  # repository@digest of the attested image
-    digest: Digest
-    predicate_type: str
-    statement: bytes
-    #: the DSSE envelope (legacy layer bytes) or the bundle JSON
-    attachment: bytes
-    layout: str  # "legacy-att" | "referrers" | "fallback-tag"
-    #: where it went: the ``.att`` tag, or the referring manifest's reference
-    location: str
-    #: legacy layers dropped by ``replace``
-    replaced: int = 0
-
-
-def _layer_predicate_type(annotations: Mapping[str, str], payload: bytes | None) -> str | None:
+def layer_predicate_type(annotations: Mapping[str, str], payload: bytes | None) -> str | None:
+    """The predicate type of a legacy ``.att`` layer: its annotation, else the statement in ``payload`` (or None)."""
     if PREDICATE_ANNOTATION in annotations:
         return annotations[PREDICATE_ANNOTATION]
     if payload is None:
@@ -227,126 +195,25 @@ def _layer_predicate_type(annotations: Mapping[str, str], payload: bytes | None)
         return None
 
 
-async def _attach_legacy(
-    client: RegistryClient,
-    store: Reference,
-    digest: Digest,
-    envelope: bytes,
-    predicate_type: str,
-    replace: bool,
-) -> tuple[str, int]:
-    tag_ref = store.with_tag(attachment_tag(digest, "att"))
-    try:
-        current = await client.get_manifest(tag_ref, accept=(OCI_MANIFEST, DOCKER_MANIFEST))
-        layers = [
-            layer.descriptor for layer in parse_signature_manifest(current, max_layers=client.limits.max_signatures)
-        ]
-    except ManifestUnknownError:
-        layers = []
-    new = Descriptor(
+def attestation_layer(envelope: bytes, predicate_type: str) -> Descriptor:
+    """The ``.att`` layer cosign writes for a DSSE ``envelope``: empty signature annotation, ``predicateType``."""
+    return Descriptor(
         media_type=DSSE_MEDIA_TYPE,
         digest=Digest.of(envelope),
         size=len(envelope),
         annotations={SIGNATURE_ANNOTATION: "", PREDICATE_ANNOTATION: predicate_type},
     )
-    dropped = 0
-    if replace:
-        kept = []
-        for layer in layers:
-            payload = None
-            if PREDICATE_ANNOTATION not in (layer.annotations or {}) and layer.size <= client.limits.max_payload_bytes:
-                payload = await client.get_blob(store, layer.digest, max_bytes=client.limits.max_payload_bytes)
-            if _layer_predicate_type(layer.annotations or {}, payload) == predicate_type:
-                dropped += 1
-            else:
-                kept.append(layer)
-        layers = [new, *kept]  # cosign puts the replacement first
-    else:
-        layers = [*layers, new]
-    if len(layers) > client.limits.max_signatures:
-        raise LimitExceededError(
-            f"{tag_ref} would hold {len(layers)} attestations, the limit is {client.limits.max_signatures}"
-        )
-    manifest, config = build_signature_manifest(layers)
-    await client.push_blob(store, envelope)
-    await client.push_blob(store, config)
-    await client.put_manifest(tag_ref, manifest, OCI_MANIFEST)
-    return str(tag_ref), dropped
 
 
-async def _list_in_fallback_tag(client: RegistryClient, store: Reference, subject: Digest, entry: Descriptor) -> None:
-    """Add ``entry`` to the referrers fallback index (read-modify-write, like ggcr; sorted by digest)."""
-    tag_ref = store.with_tag(subject.tag_form)
-    try:
-        doc = (await client.get_manifest(tag_ref, accept=(OCI_INDEX,))).json()
-        manifests = doc.get("manifests") or []
-        if not isinstance(manifests, list):
-            raise UsageError(f"{tag_ref} holds an index without a manifests list; not touching it")
-    except ManifestUnknownError:
-        doc, manifests = {"schemaVersion": 2, "mediaType": OCI_INDEX}, []
+def with_fallback_entry(current: Mapping[str, Any] | None, entry: Descriptor, where: str) -> bytes | None:
+    """The referrers fallback index (``current``, or a new one) with ``entry`` listed, sorted by digest as ggcr
+    does; None when it is listed already. An index without a manifests list is a ``UsageError``."""
+    doc: Mapping[str, Any] = current if current is not None else {"schemaVersion": 2, "mediaType": OCI_INDEX}
+    manifests = doc.get("manifests") or []
+    if not isinstance(manifests, list):
+        raise UsageError(f"{where} holds an index without a manifests list; not touching it")
     if any(isinstance(m, dict) and m.get("digest") == str(entry.digest) for m in manifests):
-        return
+        return None
     manifests = [*manifests, entry.to_dict()]
     manifests.sort(key=lambda m: str(m.get("digest", "")) if isinstance(m, dict) else "")
-    index = go_json({**doc, "manifests": manifests})
-    await client.put_manifest(tag_ref, index, OCI_INDEX)
-
-
-async def attach_bundle(
-    client: RegistryClient,
-    store: Reference,
-    subject: Descriptor,
-    bundle: bytes,
-    predicate_type: str,
-    now: datetime,
-) -> tuple[str, str]:
-    manifest = build_bundle_referrer(bundle, predicate_type, subject, created=now)
-    digest = Digest.of(manifest)
-    await client.push_blob(store, OCI_EMPTY_JSON)
-    await client.push_blob(store, bundle)
-    await client.put_manifest(store.with_digest(digest), manifest, OCI_MANIFEST)
-    if await client.get_referrers(store, subject.digest) is not None:
-        return REFERRERS, str(store.with_digest(digest))
-    entry = Descriptor(OCI_MANIFEST, digest, len(manifest), artifact_type=BUNDLE_V03_MEDIA_TYPE)
-    await _list_in_fallback_tag(client, store, subject.digest, entry)
-    return FALLBACK_TAG, str(store.with_digest(digest))
-
-
-async def attest_image(
-    client: RegistryClient,
-    ref: Reference,
-    key: SigningKey,
-    *,
-    predicate: bytes,
-    predicate_type: str,
-    bundle_format: bool = False,
-    replace: bool = False,
-    attestation_repository: Reference | None = None,
-    now: datetime | None = None,
-) -> AttestedImage:
-    """Attest ``ref`` (a tag is resolved first) with the ``predicate`` file bytes, typed by ``predicate_type``.
-
-    ``predicate_type`` is a ``--type`` short name (``custom``, ``cyclonedx``, ``spdxjson``, ``slsaprovenance``
-    ...) or a predicate type URI. ``attestation_repository`` is cosign's ``COSIGN_REPOSITORY``.
-    """
-    if bundle_format and replace:
-        raise UsageError("--replace applies to the legacy .att layout only, not to --bundle-format")
-    moment = now or datetime.now(UTC)
-    uri = predicate_type_for(predicate_type)
-    subject = await client.resolve(ref)
-    if ref.digest is not None and subject.digest != ref.digest:
-        raise UsageError(f"registry answered digest {subject.digest} for {ref}")
-    statement = build_attestation_statement(
-        uri, build_predicate(predicate_type, predicate, now=moment), ref.cosign_identity, subject.digest
-    )
-    store = attestation_repository or ref
-    if bundle_format:
-        bundle = build_key_bundle(key, statement)
-        layout, location = await attach_bundle(client, store, subject, bundle, uri, moment)
-        return AttestedImage(ref.with_digest(subject.digest), subject.digest, uri, statement, bundle, layout, location)
-    envelope = sign_envelope(key, statement)
-    location, dropped = await _attach_legacy(client, store, subject.digest, envelope, uri, replace)
-    _logger.debug("attested %s (%s) at %s", subject.digest, uri, location)
-    return AttestedImage(
-        ref.with_digest(subject.digest), subject.digest, uri, statement, envelope, LEGACY_ATT, location, dropped
-    )
+    return go_json({**doc, "manifests": manifests})

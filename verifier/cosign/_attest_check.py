@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from verifier.cosign._attachment import Attachment
 from verifier.cosign._crypto import MALFORMED_MATERIAL, malformed
-from verifier.cosign._discover import Attachment
 from verifier.cosign._dsse_layer import (
     INTOTO_PAYLOAD_TYPE,
     DsseEnvelope,

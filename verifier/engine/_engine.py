@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
-from verifier.cosign import LAYOUTS, LEGACY_SIG, Attachment, discover
+from verifier.attachments import LAYOUTS, LEGACY_SIG, Attachment, discover
 from verifier.engine._cache import SingleFlight, TTLCache
 from verifier.engine._decision import Decision, Outcome, PolicyResult
 from verifier.engine._judge import judge

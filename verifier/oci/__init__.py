@@ -30,7 +30,7 @@ from ._mediatypes import (
     SIMPLE_SIGNING_MEDIA_TYPE,
 )
 from ._models import Descriptor, Manifest
-from ._protocol import Registry
+from ._protocol import Registry, RegistryWriter
 from ._reference import DOCKER_HUB, Reference
 
 __all__ = [
@@ -58,4 +58,5 @@ __all__ = [
     "Manifest",
     "Reference",
     "Registry",
+    "RegistryWriter",
 ]

@@ -1,4 +1,6 @@
-"""``Registry``: what reading signature material needs from a registry, and nothing else.
+"""``Registry``: what reading signature material needs from a registry, and nothing else; ``RegistryWriter``:
+that and the two pushes writing it needs (``verifier.attachments``, the one place cosign material meets a
+registry, takes these, never the HTTP client).
 
 The engine and cosign discovery type against this protocol, not the HTTP client: :class:`RegistryClient`
 satisfies it (transport, auth, retries, breaker, SSRF guard), and so does the in-memory registry the unit tests
@@ -16,11 +18,11 @@ from typing import Protocol
 from verifier.limits import Limits
 
 from ._digest import Digest
-from ._mediatypes import MANIFEST_ACCEPT
+from ._mediatypes import MANIFEST_ACCEPT, OCTET_STREAM
 from ._models import Descriptor, Manifest
 from ._reference import Reference
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "RegistryWriter"]
 
 
 class Registry(Protocol):
@@ -50,4 +52,16 @@ class Registry(Protocol):
     ) -> bytes:
         """The blob ``digest`` in ``ref``'s repository, checked, at most ``max_bytes`` (default
         ``limits.max_blob_bytes``; above it a ``BlobTooLargeError`` naming ``limit_name``)."""
+        ...
+
+
+class RegistryWriter(Registry, Protocol):
+    """A :class:`Registry` that also takes pushes: what ``sign_image`` and ``attest_image`` need (async)."""
+
+    async def push_blob(self, ref: Reference, data: bytes, *, media_type: str = OCTET_STREAM) -> Descriptor:
+        """Store ``data`` as a blob of ``ref``'s repository (a no-op when it is there); its descriptor."""
+        ...
+
+    async def put_manifest(self, ref: Reference, data: bytes, media_type: str) -> Digest:
+        """Store the manifest ``data`` under ``ref`` (a tag, or its own digest); the digest it is stored as."""
         ...

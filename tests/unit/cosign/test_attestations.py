@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from verifier.cosign import NamedKey, generate_signing_key, load_public_key, sign_bytes
+from verifier.cosign._attachment import BUNDLE_V03_MEDIA_TYPE, Attachment
 from verifier.cosign._attest import (
     CUSTOM_PREDICATE_TYPE,
     build_attestation_statement,
@@ -19,7 +20,6 @@ from verifier.cosign._attest import (
     predicate_type_for,
 )
 from verifier.cosign._attest_check import check_attestation
-from verifier.cosign._discover import BUNDLE_V03_MEDIA_TYPE, Attachment
 from verifier.cosign._dsse_layer import go_json, pae, parse_envelope, sign_envelope
 from verifier.cosign._layout import DSSE_MEDIA_TYPE
 from verifier.errors import DigestMismatchError, SealgateError, UsageError

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from tests.support.faultregistry import Fault, FaultRegistry
 from tools.reviews import review, shape, with_images
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image
+from verifier.attachments import sign_image
+from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.engine import Engine, Outcome
 from verifier.engine._cache import SingleFlight
 from verifier.errors import RegistryUnavailableError

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.memregistry import MemRegistry
-from verifier.cosign import generate_signing_key, public_key_pem, sign_image
+from verifier.attachments import sign_image
+from verifier.cosign import generate_signing_key, public_key_pem
 from verifier.engine import Engine, Outcome
 from verifier.oci import Reference
 from verifier.policy import compile_documents
@@ -324,7 +325,7 @@ async def test_policy_annotations_and_reference_check_are_enforced(reg):
     """`annotations` and `skipReferenceCheck` in a policy mean what `verify -a` and `--skip-reference-check` mean."""
     digest = _add(reg, "team/app", "v1")
     ref = Reference.parse(f"{HOST}/team/app:v1")
-    await sign_image(reg, ref, KEYS["ci"], annotations={"env": "prod"}, docker_reference="example.com/other")  # type: ignore[arg-type]
+    await sign_image(reg, ref, KEYS["ci"], annotations={"env": "prod"}, docker_reference="example.com/other")
     image = f"{HOST}/team/app@{digest}"
     glob = [f"{HOST}/**"]
 

@@ -20,8 +20,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from tools.testsigstore import COSIGN_SIGN_PREDICATE, TestSigstore, pae
 from verifier.cosign import generate_signing_key, public_key_pem
+from verifier.cosign._attachment import BUNDLE_PREDICATE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, Attachment
 from verifier.cosign._attest import build_key_bundle
-from verifier.cosign._discover import BUNDLE_PREDICATE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, Attachment
 from verifier.engine import check_signature, judge
 from verifier.oci import Digest, Reference
 from verifier.policy import compile_documents

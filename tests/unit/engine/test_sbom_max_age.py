@@ -12,9 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tools.testsigstore import TestSigstore, pae
-from verifier.cosign import generate_signing_key, public_key_pem
+from verifier.cosign import (
+    BUNDLE_PREDICATE_ANNOTATION,
+    BUNDLE_V03_MEDIA_TYPE,
+    DSSE_MEDIA_TYPE,
+    Attachment,
+    generate_signing_key,
+    public_key_pem,
+)
 from verifier.cosign._attest import build_key_bundle
-from verifier.cosign._discover import BUNDLE_PREDICATE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, Attachment
 from verifier.crypto import sign_bytes
 from verifier.engine import judge
 from verifier.oci import Digest, Reference

@@ -8,16 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.faultregistry import Fault, FaultRegistry
-from verifier.cosign import build_signature_manifest
-from verifier.cosign._discover import (
-    BUNDLE_V03_MEDIA_TYPE,
-    COSIGN_SIGN_PREDICATE,
-    FALLBACK_TAG,
-    LEGACY_ATT,
-    LEGACY_SIG,
-    REFERRERS,
-    discover,
-)
+from verifier.attachments import COSIGN_SIGN_PREDICATE, FALLBACK_TAG, LEGACY_ATT, LEGACY_SIG, REFERRERS, discover
+from verifier.cosign import BUNDLE_V03_MEDIA_TYPE, build_signature_manifest
 from verifier.cosign._layout import DSSE_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE
 from verifier.errors import RegistryUnavailableError
 from verifier.limits import Limits
