@@ -17,7 +17,6 @@ Pure functions, no web framework; ``webhook.app`` wires them into ``POST /valida
         doc = review_response(req.uid, allowed=not lines, message=webhook_denial_message(lines))
 """
 
-from ._images import CONTAINER_LISTS, POD_SPEC_PATHS, ContainerImage, Unsupported, images_to_verify
 from ._response import (
     MAX_DENIAL_LINES,
     MAX_MESSAGE_CHARS,
@@ -29,6 +28,7 @@ from ._response import (
     webhook_denial_message,
 )
 from ._review import ADMISSION_API_VERSION, OPERATIONS, AdmissionRequest, GroupVersionKind, ReviewError, parse_review
+from ._review_images import CONTAINER_LISTS, POD_SPEC_PATHS, ContainerImage, Unsupported, images_to_verify
 
 __all__ = [
     "ADMISSION_API_VERSION",

@@ -176,7 +176,7 @@ def hostile_review(draw: st.DrawFn, gate: Gate) -> dict[str, Any]:
 def must_verify(doc: Any) -> list[Any] | None:
     """Images the request introduces, or None when it must not be allowed at all (malformed or unknown kind).
 
-    Written from FORMATS.md §10 and the Kubernetes API reference, independently of webhook/_images.py.
+    Written from FORMATS.md §10 and the Kubernetes API reference, independently of webhook/_review_images.py.
     """
     request = doc.get("request") if isinstance(doc, Mapping) else None
     if not isinstance(request, Mapping):

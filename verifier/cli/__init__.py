@@ -28,9 +28,9 @@ INTERNAL_ERROR_EXIT = 3
 #: every sub-command, in the order ``sealgate --help`` lists them: the module that registers it (imported only
 #: when that command runs, so start-up stays fast) and its one-line help (a test keeps it equal to the module's)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "keygen": ("_images", "generate a cosign-compatible key pair (cosign.key, cosign.pub)"),
-    "sign": ("_images", "sign an image in its registry (cosign .sig layout)"),
-    "verify": ("_images", "verify an image's signatures (key, keyless identity, or policy files)"),
+    "keygen": ("_sign_verify", "generate a cosign-compatible key pair (cosign.key, cosign.pub)"),
+    "sign": ("_sign_verify", "sign an image in its registry (cosign .sig layout)"),
+    "verify": ("_sign_verify", "verify an image's signatures (key, keyless identity, or policy files)"),
     "attest": ("_attest", "attach a signed in-toto attestation to an image (cosign .att layout or sigstore bundle)"),
     "verify-attestation": ("_attest", "verify an image's key-signed attestations"),
     "verify-bundle": (
