@@ -92,8 +92,7 @@ def _is_registry(source: str) -> bool:
 
 
 def _sbom(args: argparse.Namespace) -> int:
-    from verifier.sbom import generate, render
-    from verifier.sbom._summary import summary
+    from verifier.sbom import generate, render, summary
 
     source = args.source
     if args.attest:

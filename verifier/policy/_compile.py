@@ -18,8 +18,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
-from verifier.cosign import NamedKey, load_public_key, read_key_file
-from verifier.cosign._attest import PREDICATE_TYPES, predicate_type_for
+from verifier.cosign import PREDICATE_TYPES, NamedKey, load_public_key, predicate_type_for, read_key_file
 from verifier.errors import ConfigError, InvalidReferenceError, KeyFileError, PolicyError, UsageError
 from verifier.oci import Reference
 from verifier.policy._glob import ImageGlob, NamespaceGlob, normalise_registry

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._cdxjson import SPEC_VERSIONS, render
 from ._generate import generate
 from ._model import Cataloger, Context, Distro, Found, ImageInfo, Package, Sbom
+from ._summary import summary
 
 if TYPE_CHECKING:
     from ._cyclonedx import to_bom
@@ -32,6 +33,7 @@ __all__ = [
     "Sbom",
     "generate",
     "render",
+    "summary",
     "to_bom",
 ]
 
