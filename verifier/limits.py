@@ -68,8 +68,6 @@ class Limits:
     max_verification_bytes: int = 32 * MiB
     #: manifests listed by one referrers answer (signatures, attestations, SBOMs ... of one image)
     max_referrers: int = 128
-    #: pages followed when listing tags
-    max_tag_pages: int = 100
     #: HTTP redirects followed for one request (blob storage redirects)
     max_redirects: int = 3
 

@@ -32,7 +32,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 SERVICE = "fault-registry"
 
 _ROUTE = re.compile(
-    r"^/v2/(?P<repo>[a-z0-9._/-]+?)/(?P<kind>manifests|blobs/uploads|blobs|tags/list|referrers)(?:/(?P<rest>.*))?$"
+    r"^/v2/(?P<repo>[a-z0-9._/-]+?)/(?P<kind>manifests|blobs/uploads|blobs|referrers)(?:/(?P<rest>.*))?$"
 )
 
 
@@ -95,7 +95,6 @@ class FaultRegistry:
         self.token_field = "token"
         self.token_expires: int | None = 300
         self.tokens: dict[str, list[str]] = {}
-        self.tag_page_size = 0
         self.referrers_api = True
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -286,7 +285,6 @@ class _Handler(BaseHTTPRequestHandler):
             "manifests": self._manifests,
             "blobs": self._blobs,
             "blobs/uploads": self._uploads,
-            "tags/list": self._tag_list,
             "referrers": self._referrers,
         }[kind]
         handler(repo, rest, params, body)
@@ -434,21 +432,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reg.add_blob(repo, body)
         self._send(201, b"", {"Docker-Content-Digest": digest, "Location": f"/v2/{repo}/blobs/{digest}"})
-
-    def _tag_list(self, repo: str, rest: str, params: dict[str, list[str]], body: bytes) -> None:
-        reg = self.server.registry
-        if repo not in reg.tags and repo not in reg.manifests:
-            self._error(404, "NAME_UNKNOWN", f"repository name not known: {repo}")
-            return
-        tags = sorted(reg.tags.get(repo, {}))
-        last = (params.get("last") or [""])[0]
-        tags = [tag for tag in tags if tag > last]
-        headers = {"Content-Type": "application/json"}
-        size = int((params.get("n") or [str(reg.tag_page_size)])[0])
-        if size and len(tags) > size:
-            tags = tags[:size]
-            headers["Link"] = f'</v2/{repo}/tags/list?n={size}&last={tags[-1]}>; rel="next"'
-        self._send(200, json.dumps({"name": repo, "tags": tags}).encode(), headers)
 
     def _referrers(self, repo: str, digest: str, params: dict[str, list[str]], body: bytes) -> None:
         reg = self.server.registry

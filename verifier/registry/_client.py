@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
@@ -38,7 +37,6 @@ _logger = logging.getLogger(__name__)
 
 #: Content-Types some registries send for manifests; the body's ``mediaType`` then decides
 _GENERIC_TYPES = frozenset({"", "application/json", "text/plain", "application/octet-stream"})
-_NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
 def _content_type(response: Response) -> str:
@@ -359,10 +357,6 @@ class RegistryClient:
             raise DigestMismatchError(f"{ask.what}: content hashes to {digest.algorithm}:{hasher.hexdigest()}")
         return size
 
-    async def blob_exists(self, ref: Reference, digest: Digest) -> bool:
-        """Whether the repository has the blob (``HEAD``)."""
-        return await self._blob_exists(self._ask(ref, f"blob {digest} in {ref.name}"), ref, digest)
-
     async def _blob_exists(self, ask: Ask, ref: Reference, digest: Digest) -> bool:
         url = self._url(ref, f"blobs/{digest}")
         response = await self._t.request(ask, "HEAD", url, follow_redirects=True)
@@ -401,45 +395,3 @@ class RegistryClient:
         if stored is not None and stored.algorithm == digest.algorithm and stored != digest:
             raise RegistryProtocolError(f"{ask.what}: registry stored it as {stored}")
         return descriptor
-
-    # --- tags -----------------------------------------------------------------------------------------
-
-    async def list_tags(self, ref: Reference) -> list[str]:
-        """All tags of the repository, following ``Link`` pagination up to ``limits.max_tag_pages`` pages."""
-        ask = self._ask(ref, f"tag list of {ref.name}")
-        url: httpx.URL | None = self._url(ref, "tags/list")
-        tags: list[str] = []
-        pages = 0
-        while url is not None:
-            pages += 1
-            if pages > self.limits.max_tag_pages:
-                raise LimitExceededError(
-                    f"{ask.what}: more than {self.limits.max_tag_pages} pages (limit max_tag_pages)"
-                )
-            response = await self._t.request(
-                ask, "GET", url, max_bytes=self.limits.max_manifest_bytes, limit_name="max_manifest_bytes"
-            )
-            await self._expect(response, ask, 200)
-            page = _json_object(response.body, ask).get("tags")
-            if page is None:
-                page = []
-            if not isinstance(page, list) or not all(isinstance(tag, str) for tag in page):
-                raise RegistryProtocolError(f"{ask.what}: 'tags' is not a list of strings")
-            tags.extend(page)
-            url = self._next_page(response, ask)
-        return tags
-
-    def _next_page(self, response: Response, ask: Ask) -> httpx.URL | None:
-        for value in response.headers.get_list("link"):
-            found = _NEXT_LINK.search(value)
-            if found is None:
-                continue
-            try:
-                url = response.url.join(found.group(1))
-            except httpx.InvalidURL:
-                raise RegistryProtocolError(f"{ask.what}: invalid Link header") from None
-            if url.host != response.url.host or url.port != response.url.port:
-                raise RegistryProtocolError(f"{ask.what}: Link header points to another host")
-            self._t.check_url(url, ask, "next page")
-            return url
-        return None

@@ -3,7 +3,6 @@ hashing."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -114,6 +113,3 @@ def hash_name(proto_name: Any, what: str, error: type[SealgateError]) -> str:
         _fail(error, f"{what}: unsupported hash algorithm {str(proto_name)[:30]!r}")
     return _HASHES[proto_name]
 
-
-def digest_of(data: bytes, name: str) -> bytes:
-    return hashlib.new(name, data).digest()

@@ -276,8 +276,6 @@ async def test_get_blob_returns_verified_bytes(registry: FaultRegistry) -> None:
     digest = registry.add_blob("app", b"hello blob")
     async with client() as c:
         assert await c.get_blob(ref(registry, "app"), Digest.parse(digest)) == b"hello blob"
-        assert await c.blob_exists(ref(registry, "app"), Digest.parse(digest))
-        assert not await c.blob_exists(ref(registry, "app"), Digest.of(b"other"))
 
 
 async def test_corrupted_blob_is_a_digest_mismatch_without_retry(registry: FaultRegistry) -> None:
@@ -529,30 +527,6 @@ async def test_put_manifest_by_wrong_digest_is_refused_locally(registry: FaultRe
         with pytest.raises(DigestMismatchError):
             await c.put_manifest(ref(registry, f"app@{sha256(b'other')}"), b"{}", OCI_MANIFEST)
     assert registry.requests == []
-
-
-async def test_list_tags_follows_pagination(registry: FaultRegistry) -> None:
-    for tag in ("a", "b", "c", "d", "e"):
-        registry.add_image("app", tag)
-    registry.tag_page_size = 2
-    async with client() as c:
-        assert await c.list_tags(ref(registry, "app")) == ["a", "b", "c", "d", "e"]
-    assert registry.count("GET", "/tags/list") == 3
-
-
-async def test_list_tags_page_cap(registry: FaultRegistry) -> None:
-    for tag in ("a", "b", "c", "d", "e"):
-        registry.add_image("app", tag)
-    registry.tag_page_size = 2
-    async with client(Limits(max_tag_pages=2)) as c:
-        with pytest.raises(LimitExceededError, match=f"tag list of {registry.host}/app: more than 2 pages"):
-            await c.list_tags(ref(registry, "app"))
-
-
-async def test_list_tags_of_unknown_repository(registry: FaultRegistry) -> None:
-    async with client() as c:
-        with pytest.raises(ManifestUnknownError, match=f"tag list of {registry.host}/nope not found"):
-            await c.list_tags(ref(registry, "nope"))
 
 
 async def test_referrers_index_and_unsupported_api(registry: FaultRegistry) -> None:
