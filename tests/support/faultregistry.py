@@ -96,6 +96,7 @@ class FaultRegistry:
         self.token_expires: int | None = 300
         self.tokens: dict[str, list[str]] = {}
         self.referrers_api = True
+        self.referrers_page_size = 0  # > 0: the referrers API answers in pages of this many, with Link headers
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server: _Server | None = None
@@ -448,5 +449,11 @@ class _Handler(BaseHTTPRequestHandler):
             if wanted is not None and artifact != wanted:
                 continue
             entries.append({"mediaType": media_type, "digest": child, "size": len(raw), "artifactType": artifact})
+        headers = {"Content-Type": OCI_INDEX}
+        size, start = reg.referrers_page_size, int((params.get("start") or ["0"])[0])
+        if size:  # paged as a registry may page it: Link to the next page, relative
+            if start + size < len(entries):
+                headers["Link"] = f'</v2/{repo}/referrers/{digest}?start={start + size}>; rel="next"'
+            entries = entries[start : start + size]
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
-        self._send(200, json.dumps(index).encode(), {"Content-Type": OCI_INDEX})
+        self._send(200, json.dumps(index).encode(), headers)

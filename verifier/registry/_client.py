@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
@@ -36,6 +37,7 @@ __all__ = ["RegistryClient"]
 _logger = logging.getLogger(__name__)
 
 #: Content-Types some registries send for manifests; the body's ``mediaType`` then decides
+_NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 _GENERIC_TYPES = frozenset({"", "application/json", "text/plain", "application/octet-stream"})
 
 
@@ -263,34 +265,66 @@ class RegistryClient:
     async def get_referrers(
         self, ref: Reference, digest: Digest, *, artifact_type: str | None = None
     ) -> Manifest | None:
-        """The OCI 1.1 referrers index for ``digest`` (first page), or ``None`` when the API answers 404.
+        """The OCI 1.1 referrers index for ``digest``, or ``None`` when the API answers 404.
 
-        More than ``limits.max_referrers`` entries is a :class:`LimitExceededError`.
+        A registry may page the answer (``Link: <...>; rel="next"``, on the same host): every page is read and
+        their entries returned as one index. More than ``limits.max_referrers`` entries in all is a
+        :class:`LimitExceededError` (the pages are bounded by it too: a page adds at least one entry or ends).
         """
         ask = self._ask(ref, f"referrers of {ref.name}@{digest}")
-        url = self._url(ref, f"referrers/{digest}")
-        if artifact_type is not None:
+        url: httpx.URL | None = self._url(ref, f"referrers/{digest}")
+        if artifact_type is not None and url is not None:
             url = url.copy_merge_params({"artifactType": artifact_type})
-        response = await self._t.request(
-            ask,
-            "GET",
-            url,
-            headers={"Accept": OCI_INDEX},
-            max_bytes=self.limits.max_manifest_bytes,
-            limit_name="max_manifest_bytes",
-        )
-        if response.status == 404:
-            return None
-        await self._expect(response, ask, 200)
-        data = _json_object(response.body, ask)
-        media_type = self._manifest_type(response, ask, data, (OCI_INDEX,))
-        entries = data.get("manifests")
+        first: Manifest | None = None
+        entries: list[object] = []
         cap = self.limits.max_referrers
-        if isinstance(entries, list) and len(entries) > cap:
-            raise LimitExceededError(
-                f"{ask.what}: {len(entries)} referrers, more than the limit max_referrers of {cap}"
+        while url is not None:
+            response = await self._t.request(
+                ask,
+                "GET",
+                url,
+                headers={"Accept": OCI_INDEX},
+                max_bytes=self.limits.max_manifest_bytes,
+                limit_name="max_manifest_bytes",
             )
-        return Manifest(response.body, media_type, Digest.of(response.body))
+            if response.status == 404 and first is None:
+                return None
+            await self._expect(response, ask, 200)
+            data = _json_object(response.body, ask)
+            media_type = self._manifest_type(response, ask, data, (OCI_INDEX,))
+            page = data.get("manifests")
+            if first is None:
+                first = Manifest(response.body, media_type, Digest.of(response.body))
+            if not isinstance(page, list):
+                if first.digest != Digest.of(response.body):  # a later page: no half-read listing
+                    raise RegistryProtocolError(f"{ask.what}: a page of the referrers index has no manifests list")
+                break  # the first page: discovery reports the malformed index
+            entries += page
+            if len(entries) > cap:
+                raise LimitExceededError(
+                    f"{ask.what}: {len(entries)} referrers, more than the limit max_referrers of {cap}"
+                )
+            url = self._next_page(response, ask) if page else None
+        if first is None or len(entries) == len(first.json().get("manifests") or []):
+            return first  # one page: the registry's own bytes
+        merged = orjson.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+        return Manifest(merged, OCI_INDEX, Digest.of(merged))
+
+    def _next_page(self, response: Response, ask: Ask) -> httpx.URL | None:
+        """The ``rel="next"`` page of a paged answer: on the same host and port, through the SSRF guard."""
+        for value in response.headers.get_list("link"):
+            found = _NEXT_LINK.search(value)
+            if found is None:
+                continue
+            try:
+                url = response.url.join(found.group(1))
+            except httpx.InvalidURL:
+                raise RegistryProtocolError(f"{ask.what}: invalid Link header") from None
+            if url.host != response.url.host or url.port != response.url.port:
+                raise RegistryProtocolError(f"{ask.what}: Link header points to another host")
+            self._t.check_url(url, ask, "next page")
+            return url
+        return None
 
     # --- blobs ---------------------------------------------------------------------------------------
 

@@ -549,6 +549,59 @@ async def test_referrers_index_and_unsupported_api(registry: FaultRegistry) -> N
         assert await c.get_referrers(ref(registry, "app"), Digest.parse(subject)) is None
 
 
+def _referrers_of(registry: FaultRegistry, subject: str, count: int) -> list[str]:
+    size = len(registry.manifests["app"][subject][0])
+    return [
+        registry.add_manifest("app", registry.image_manifest(
+            "app", f"sig-{n}".encode(), artifactType="application/vnd.dev.sigstore.bundle.v0.3+json",
+            subject={"mediaType": OCI_MANIFEST, "digest": subject, "size": size},
+        ))
+        for n in range(count)
+    ]  # fmt: skip
+
+
+async def test_a_paged_referrers_answer_is_read_to_the_end(registry: FaultRegistry) -> None:
+    """A registry may page the referrers index (Link rel=next): a signature on the last page counts as much as
+    one on the first (reading one page would deny a signed image)."""
+    subject = registry.add_image("app", "1")
+    children = _referrers_of(registry, subject, 5)
+    registry.referrers_page_size = 2
+    async with client() as c:
+        index = await c.get_referrers(ref(registry, "app"), Digest.parse(subject))
+    assert index is not None and index.media_type == OCI_INDEX
+    assert sorted(m["digest"] for m in index.json()["manifests"]) == sorted(children)
+    assert registry.count("GET", "/referrers/") == 3
+
+
+async def test_paged_referrers_are_bounded_by_max_referrers(registry: FaultRegistry) -> None:
+    subject = registry.add_image("app", "1")
+    _referrers_of(registry, subject, 5)
+    registry.referrers_page_size = 2
+    async with client(Limits(max_referrers=3)) as c:
+        with pytest.raises(LimitExceededError, match="4 referrers, more than the limit max_referrers of 3"):
+            await c.get_referrers(ref(registry, "app"), Digest.parse(subject))
+    assert registry.count("GET", "/referrers/") == 2  # stopped at the page that broke the limit
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [('<http://127.0.0.2:1/v2/app/referrers/x?start=2>; rel="next"', "Link header points to another host"),
+     ('<http://[::1/v2>; rel="next"', "invalid Link header")],
+)  # fmt: skip
+async def test_a_next_page_elsewhere_is_refused(link: str, message: str) -> None:
+    """A Link to another host (or no URL at all) is a protocol error, never followed: an SSRF route otherwise."""
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"mediaType": OCI_MANIFEST,
+             "digest": sha256(b"x"), "size": 1}]}  # fmt: skip
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=index, headers={"Content-Type": OCI_INDEX, "Link": link})
+
+    transport = httpx.MockTransport(answer)
+    async with RegistryClient(RegistryConfig(limits=FAST), credentials=StaticCredentials({}), transport=transport) as c:
+        with pytest.raises(RegistryProtocolError, match=message):
+            await c.get_referrers(Reference.parse("127.0.0.1:5000/app"), Digest.of(b"subject"))
+
+
 # --- scheme policy (no network: MockTransport) -----------------------------------------------------------
 
 
