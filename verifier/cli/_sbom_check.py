@@ -65,7 +65,7 @@ def run(argv: list[str]) -> int:
     now = dt.datetime.now(dt.UTC)
     denied = False
     for policy, name, sbom in rules:
-        verdict = sbom.evaluate(document, now=now)
+        verdict = sbom.evaluate(document, now=now, attested=False)
         for finding in verdict.findings:
             line = f'policy "{policy.name}": {finding.message}'
             if finding.mode == "warn" or policy.mode == "warn":

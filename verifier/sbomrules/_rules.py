@@ -127,6 +127,20 @@ class SbomVerdict:
         return any(f.mode == "enforce" for f in self.findings)
 
 
+#: how far an SBOM's time may lie ahead of this clock before maxAge calls it a time in the future
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _born(document: SbomDocument, signed_at: dt.datetime | None) -> dt.datetime | None:
+    """When the SBOM was made, as far as what is known bounds it: its own time, but never later than its
+    verified signing time (it existed when it was signed), else the signing time."""
+    if document.timestamp is None:
+        return signed_at
+    if signed_at is not None and document.timestamp > signed_at:
+        return signed_at
+    return document.timestamp
+
+
 def _version(component: SbomComponent) -> str | None:
     """The version to compare: the purl's, with the epoch put back where a purl keeps it in a qualifier (Trivy
     writes ``pkg:deb/debian/zlib1g@1.2.13.dfsg-1?epoch=1``; syft writes ``@1:1.2.13.dfsg-1``)."""
@@ -161,8 +175,15 @@ class CompiledSbomRules:
     _globbed: Mapping[str, tuple[_Deny, ...]] = field(default_factory=dict, repr=False)
 
     def evaluate(
-        self, document: SbomDocument, *, now: dt.datetime, signed_at: dt.datetime | None = None
+        self,
+        document: SbomDocument,
+        *,
+        now: dt.datetime,
+        signed_at: dt.datetime | None = None,
+        attested: bool = True,
     ) -> SbomVerdict:
+        """The findings of these rules on ``document``; ``signed_at``: the attestation's verified signing time
+        (maxAge's fallback), ``attested=False`` for a local SBOM that has no attestation to speak of."""
         findings: list[SbomFinding] = []
         versions: dict[tuple[str, str], Any] = {}
         licences: dict[str, tuple[bool, str]] = {}  # each distinct expression parsed once
@@ -176,22 +197,34 @@ class CompiledSbomRules:
                 findings.append(SbomFinding(wanted.rule, "enforce", message))
         fresh_until = None
         if self.max_age is not None:
-            findings += self._age(self.max_age, document, now, signed_at)
-            born = document.timestamp if document.timestamp is not None else signed_at
+            findings += self._age(self.max_age, document, now, signed_at, attested)
+            born = _born(document, signed_at)
             fresh_until = born + self.max_age if born is not None else None
         return SbomVerdict(tuple(dict.fromkeys(findings)), fresh_until)
 
     def _age(
-        self, max_age: dt.timedelta, document: SbomDocument, now: dt.datetime, signed_at: dt.datetime | None
+        self,
+        max_age: dt.timedelta,
+        document: SbomDocument,
+        now: dt.datetime,
+        signed_at: dt.datetime | None,
+        attested: bool,
     ) -> list[SbomFinding]:
         """maxAge from the SBOM's own time, else the attestation's verified signing time; with neither the age
-        is unknown, which is a denial (fail closed), never a pass."""
-        born = document.timestamp if document.timestamp is not None else signed_at
+        is unknown, which is a denial (fail closed), never a pass; a time in the future is a denial too (an SBOM
+        dated years ahead would otherwise pass maxAge for years)."""
+        born = _born(document, signed_at)
+        if born is None and not attested:
+            message = f"SBOM states no time, so its age is unknown: denied by maxAge {self.max_age_text}"
+            return [SbomFinding(AGE_RULE, "enforce", message)]
         if born is None:
             message = (
                 f"SBOM states no time and its attestation has no verified signing time (transparency log or "
                 f"RFC 3161 timestamp), so its age is unknown: denied by maxAge {self.max_age_text}"
             )
+            return [SbomFinding(AGE_RULE, "enforce", message)]
+        if born > now + _CLOCK_SKEW:
+            message = f"SBOM states a time in the future ({born.isoformat()}): denied by maxAge {self.max_age_text}"
             return [SbomFinding(AGE_RULE, "enforce", message)]
         if now - born <= max_age:
             return []

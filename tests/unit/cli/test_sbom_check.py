@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +73,23 @@ def test_an_unreadable_sbom_is_one_line_and_exit_2(tmp_path, policy, capsys):
     assert main(["sbom", "check", str(bad), "--policy", policy]) == 2
     err = capsys.readouterr().err
     assert "bad.json: SBOM is not valid JSON" in err and "Traceback" not in err
+
+
+def test_max_age_on_a_local_sbom_without_a_time(tmp_path, policy, capsys):
+    """A local file has no attestation whose signing time could stand in: the age is unknown (denied), and the
+    line says so without speaking of an attestation; with its own timestamp a fresh SBOM passes."""
+    path = tmp_path / "aged.yaml"
+    path.write_text(Path(policy).read_text() + "        maxAge: 24h\n")
+    sbom = _sbom(tmp_path, "pkg:deb/debian/bash@5.2.15-2")
+    capsys.readouterr()
+    assert main(["sbom", "check", sbom, "--policy", str(path)]) == 1
+    assert capsys.readouterr().out == (
+        'FAIL policy "prod": SBOM states no time, so its age is unknown: denied by maxAge 24h\n'
+    )
+    doc = json.loads(Path(sbom).read_text())
+    for stamp, code in ((datetime.now(UTC) - timedelta(hours=2), 0), (datetime.now(UTC) - timedelta(days=2), 1),
+                        (datetime.now(UTC) + timedelta(days=3650), 1)):  # fmt: skip
+        doc["metadata"] = {"timestamp": stamp.isoformat()}
+        (tmp_path / "sbom.json").write_text(json.dumps(doc))
+        assert main(["sbom", "check", sbom, "--policy", str(path)]) == code, stamp
+    assert "SBOM states a time in the future" in capsys.readouterr().out  # dated ahead: never fresh for years

@@ -183,3 +183,13 @@ def test_a_pass_is_fresh_only_until_the_freshest_sbom_grows_too_old(sg):
     (wanted,) = policy.attestations
     no_age = dataclasses.replace(wanted, sbom=dataclasses.replace(wanted.sbom, max_age=None))
     assert _judge(dataclasses.replace(policy, attestations=(no_age,)), found, 1).fresh_until is None
+
+
+def test_an_sbom_dated_after_its_signature_is_as_old_as_the_signature(sg):
+    """An SBOM cannot be younger than the signature over it: a time after the verified signing time (dated ahead
+    to stay "fresh") counts from the signing time instead."""
+    ahead = {**NO_TIME, "metadata": {"timestamp": (SIGNED + timedelta(days=365)).isoformat()}}
+    keyless = sg.sign_bundle(statement=_statement(sg, ahead), identity=IDENTITY, issuer=ISSUER)
+    assert _judge(_keyless(sg), _bundle(keyless), 1.5).passed
+    late = _judge(_keyless(sg), _bundle(keyless), 3)
+    assert not late.passed and late.reason == "SBOM is 3h old, older than maxAge 2h"
