@@ -86,6 +86,20 @@ class SbomImages:
         data: dict[str, float] = json.loads((self.root / "timings.json").read_text())
         return data
 
+    def push(self, image: str, ref: str, tmp: Path) -> None:
+        """``skopeo copy`` the oci-archive of ``image`` to ``ref`` (a loopback registry, plain HTTP, no
+        credentials; ``tmp`` holds skopeo's empty auth file and its HOME)."""
+        skopeo = shutil.which("skopeo")
+        if skopeo is None:
+            raise ToolError("skopeo not found on PATH (apt-get install skopeo)")
+        (tmp / "auth.json").write_text('{"auths":{}}')
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "TMPDIR": str(tmp)}
+        subprocess.run(
+            [skopeo, "--insecure-policy", "copy", "-q", "--dest-tls-verify=false", "--dest-no-creds",
+             "--authfile", str(tmp / "auth.json"), self.source(image, "oci"), f"docker://{ref}"],
+            check=True, capture_output=True, timeout=300, env=env,
+        )  # fmt: skip
+
 
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

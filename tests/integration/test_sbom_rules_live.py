@@ -8,7 +8,6 @@ at the installed version denies (naming the package, which the image must contai
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,16 +37,8 @@ def live(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory) -> I
     """The mixed image pushed, signed, and its `sealgate sbom` SBOM attested by the key of authority ci."""
     images = build_sbom_images()
     tmp = tmp_path_factory.mktemp("sbom-live")
-    skopeo = shutil.which("skopeo")
-    assert skopeo is not None
-    (tmp / "auth.json").write_text('{"auths":{}}')
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "TMPDIR": str(tmp)}
     tagged = f"{registry.host}/sbom-live/mixed:v1"
-    subprocess.run(
-        [skopeo, "--insecure-policy", "copy", "-q", "--dest-tls-verify=false", "--dest-no-creds",
-         "--authfile", str(tmp / "auth.json"), images.source("mixed", "oci"), f"docker://{tagged}"],
-        check=True, capture_output=True, timeout=300, env=env,
-    )  # fmt: skip
+    images.push("mixed", tagged, tmp)
     sbom = tmp / "sealgate.cdx.json"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COSIGN_PASSWORD", PASSWORD)
