@@ -12,7 +12,7 @@ import yaml
 
 from ._model import AuditReport, Finding, Severity
 
-__all__ = ["MANAGED_BY", "policyreport_documents", "render_policyreports"]
+__all__ = ["MANAGED_BY", "policyreport_documents", "render_policyreports", "report_document"]
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
 #: the label every report sealgate writes carries (and by which it finds its stale ones)
@@ -71,6 +71,12 @@ def _name(*parts: str) -> str:
     return text[:253].rstrip("-") or "sealgate"
 
 
+def report_document(kind: str, metadata: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One PolicyReport or ClusterPolicyReport object, its summary counted from ``results``."""
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "summary": _summary(results),
+            "results": results}  # fmt: skip
+
+
 def render_policyreports(report: AuditReport) -> str:
     return yaml.safe_dump_all(policyreport_documents(report), sort_keys=False, explicit_start=True)
 
@@ -95,6 +101,5 @@ def policyreport_documents(report: AuditReport) -> list[dict[str, Any]]:
         else:
             metadata["name"] = _name("sealgate", cluster, "audit")
             kind = "ClusterPolicyReport"
-        docs.append({"apiVersion": API_VERSION, "kind": kind, "metadata": metadata,
-                     "summary": _summary(results), "results": results})
+        docs.append(report_document(kind, metadata, results))
     return docs

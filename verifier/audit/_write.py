@@ -17,7 +17,7 @@ from typing import Any
 
 from verifier.kubeapi import KubeClient, KubeError, KubeForbiddenError, Resource
 
-from ._policyreport import API_VERSION, MANAGED_BY
+from ._policyreport import API_VERSION, MANAGED_BY, report_document
 
 __all__ = ["ReportWriteError", "ReportsWritten", "write_policyreports"]
 
@@ -57,12 +57,11 @@ def _apply(client: KubeClient, document: dict[str, Any]) -> None:
             "clusterpolicyreports in wgpolicyk8s.io)"
         ) from None
     except KubeError as exc:
-        if "HTTP 404" in exc.message and not metadata.get("namespace"):
-            raise ReportWriteError(f"{exc.message}: {_CRD_HINT}") from None
-        if "HTTP 404" in exc.message:
-            namespace = metadata["namespace"]
-            raise ReportWriteError(f"{exc.message}: {_CRD_HINT}, or namespace {namespace!r} is gone") from None
-        raise ReportWriteError(exc.message) from None
+        if "HTTP 404" not in exc.message:
+            raise ReportWriteError(exc.message) from None
+        namespace = metadata.get("namespace")
+        gone = f", or namespace {namespace!r} is gone" if namespace else ""
+        raise ReportWriteError(f"{exc.message}: {_CRD_HINT}{gone}") from None
 
 
 def write_policyreports(
@@ -98,13 +97,6 @@ def write_policyreports(
             annotations = metadata.get("annotations")
             if isinstance(annotations, dict):
                 empty_metadata["annotations"] = {k: v for k, v in annotations.items() if k.startswith("sealgate.dev/")}
-            empty = {
-                "apiVersion": API_VERSION,
-                "kind": resource.kind,
-                "metadata": empty_metadata,
-                "summary": {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0},
-                "results": [],
-            }
-            _apply(client, empty)
+            _apply(client, report_document(resource.kind, empty_metadata, []))
             emptied += 1
     return ReportsWritten(len(documents), emptied)
