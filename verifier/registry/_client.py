@@ -36,8 +36,9 @@ __all__ = ["RegistryClient"]
 
 _logger = logging.getLogger(__name__)
 
-#: Content-Types some registries send for manifests; the body's ``mediaType`` then decides
+#: the next page of a paged answer (``Link: <url>; rel="next"``)
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
+#: Content-Types some registries send for manifests; the body's ``mediaType`` then decides
 _GENERIC_TYPES = frozenset({"", "application/json", "text/plain", "application/octet-stream"})
 
 
@@ -272,11 +273,13 @@ class RegistryClient:
         :class:`LimitExceededError` (the pages are bounded by it too: a page adds at least one entry or ends).
         """
         ask = self._ask(ref, f"referrers of {ref.name}@{digest}")
-        url: httpx.URL | None = self._url(ref, f"referrers/{digest}")
-        if artifact_type is not None and url is not None:
-            url = url.copy_merge_params({"artifactType": artifact_type})
+        start = self._url(ref, f"referrers/{digest}")
+        if artifact_type is not None:
+            start = start.copy_merge_params({"artifactType": artifact_type})
+        url: httpx.URL | None = start
         first: Manifest | None = None
         entries: list[object] = []
+        pages = 0
         cap = self.limits.max_referrers
         while url is not None:
             response = await self._t.request(
@@ -287,16 +290,17 @@ class RegistryClient:
                 max_bytes=self.limits.max_manifest_bytes,
                 limit_name="max_manifest_bytes",
             )
-            if response.status == 404 and first is None:
+            if response.status == 404 and not pages:
                 return None
             await self._expect(response, ask, 200)
             data = _json_object(response.body, ask)
             media_type = self._manifest_type(response, ask, data, (OCI_INDEX,))
-            page = data.get("manifests")
+            pages += 1
             if first is None:
                 first = Manifest(response.body, media_type, Digest.of(response.body))
+            page = data.get("manifests")
             if not isinstance(page, list):
-                if first.digest != Digest.of(response.body):  # a later page: no half-read listing
+                if pages > 1:  # no half-read listing
                     raise RegistryProtocolError(f"{ask.what}: a page of the referrers index has no manifests list")
                 break  # the first page: discovery reports the malformed index
             entries += page
@@ -305,7 +309,7 @@ class RegistryClient:
                     f"{ask.what}: {len(entries)} referrers, more than the limit max_referrers of {cap}"
                 )
             url = self._next_page(response, ask) if page else None
-        if first is None or len(entries) == len(first.json().get("manifests") or []):
+        if pages == 1:
             return first  # one page: the registry's own bytes
         merged = orjson.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
         return Manifest(merged, OCI_INDEX, Digest.of(merged))
