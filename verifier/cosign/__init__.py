@@ -42,6 +42,7 @@ from verifier.cosign._attest_check import (
 )
 from verifier.cosign._dsse_layer import sign_envelope
 from verifier.cosign._layout import (
+    BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
     DSSE_MEDIA_TYPE,
     SIGNATURE_ANNOTATION,
@@ -82,6 +83,7 @@ from verifier.crypto import (
 )
 
 __all__ = [
+    "BUNDLE_ANNOTATION",
     "ACCEPTED_SCRYPT_N",
     "Attachment",
     "AttestationCheck",

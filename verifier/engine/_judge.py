@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from verifier.cosign import (
+    BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
     COSIGN_SIGN_PREDICATE,
     MALFORMED_MATERIAL,
@@ -181,9 +182,6 @@ def _statement_problem(verified: VerifiedSignature, digest: Digest, predicate_ty
     return None
 
 
-#: cosign's legacy Rekor bundle (SET) annotation on a ``.att`` layer (not exported by verifier.cosign)
-_REKOR_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
-
 #: one attestation candidate's verdict and its verified signing time (None: no trusted time)
 _Attested = tuple[SignatureCheck, dt.datetime | None]
 #: what keeps a legacy layer's Rekor SET from proving its time
@@ -244,7 +242,7 @@ def _legacy_signed_at(authority: CompiledAuthority, found: Attachment) -> dt.dat
     """The Rekor integrated time of a verified key-signed legacy ``.att`` layer: trusted only when its SET
     verifies with the authority's trust root and the entry records this envelope and a key of the authority;
     else None (the attestation itself verified; its time is just not proven)."""
-    annotation = found.annotations.get(_REKOR_BUNDLE_ANNOTATION)
+    annotation = found.annotations.get(BUNDLE_ANNOTATION)
     if not annotation or not isinstance(found.payload, bytes):
         return None
     try:

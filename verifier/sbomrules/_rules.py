@@ -197,43 +197,34 @@ class CompiledSbomRules:
                 findings.append(SbomFinding(wanted.rule, "enforce", message))
         fresh_until = None
         if self.max_age is not None:
-            findings += self._age(self.max_age, document, now, signed_at, attested)
             born = _born(document, signed_at)
+            problem = self._age_problem(self.max_age, born, document.timestamp is not None, now, attested)
+            if problem is not None:
+                findings.append(SbomFinding(AGE_RULE, "enforce", problem))
             fresh_until = born + self.max_age if born is not None else None
         return SbomVerdict(tuple(dict.fromkeys(findings)), fresh_until)
 
-    def _age(
-        self,
-        max_age: dt.timedelta,
-        document: SbomDocument,
-        now: dt.datetime,
-        signed_at: dt.datetime | None,
-        attested: bool,
-    ) -> list[SbomFinding]:
-        """maxAge from the SBOM's own time, else the attestation's verified signing time; with neither the age
-        is unknown, which is a denial (fail closed), never a pass; a time in the future is a denial too (an SBOM
-        dated years ahead would otherwise pass maxAge for years)."""
-        born = _born(document, signed_at)
+    def _age_problem(
+        self, max_age: dt.timedelta, born: dt.datetime | None, stated: bool, now: dt.datetime, attested: bool
+    ) -> str | None:
+        """Why an SBOM made at ``born`` (:func:`_born`; ``stated``: from its own time) fails maxAge, or None.
+        With no time at all the age is unknown, which is a denial (fail closed), never a pass; a time in the
+        future is a denial too (an SBOM dated years ahead would otherwise pass maxAge for years)."""
+        limit = f"maxAge {self.max_age_text}"
         if born is None and not attested:
-            message = f"SBOM states no time, so its age is unknown: denied by maxAge {self.max_age_text}"
-            return [SbomFinding(AGE_RULE, "enforce", message)]
+            return f"SBOM states no time, so its age is unknown: denied by {limit}"
         if born is None:
-            message = (
+            return (
                 f"SBOM states no time and its attestation has no verified signing time (transparency log or "
-                f"RFC 3161 timestamp), so its age is unknown: denied by maxAge {self.max_age_text}"
+                f"RFC 3161 timestamp), so its age is unknown: denied by {limit}"
             )
-            return [SbomFinding(AGE_RULE, "enforce", message)]
         if born > now + _CLOCK_SKEW:
-            message = f"SBOM states a time in the future ({born.isoformat()}): denied by maxAge {self.max_age_text}"
-            return [SbomFinding(AGE_RULE, "enforce", message)]
+            return f"SBOM states a time in the future ({born.isoformat()}): denied by {limit}"
         if now - born <= max_age:
-            return []
-        if document.timestamp is not None:
-            message = f"SBOM is {_age(now - born)} old, older than maxAge {self.max_age_text}"
-        else:
-            message = f"SBOM states no time; it was signed {_age(now - born)} ago, "
-            message += f"longer than maxAge {self.max_age_text}"
-        return [SbomFinding(AGE_RULE, "enforce", message)]
+            return None
+        if stated:
+            return f"SBOM is {_age(now - born)} old, older than {limit}"
+        return f"SBOM states no time; it was signed {_age(now - born)} ago, longer than {limit}"
 
     def _component(
         self,
