@@ -16,6 +16,7 @@ installed (`make bench-deps`) or cannot run offline here is reported with the re
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -192,11 +193,22 @@ def _available() -> list[str]:
     return tools
 
 
+def _compile_bytecode() -> None:
+    """sealgate as installed: pip compiles a package's modules when it installs it, but the editable install here
+    runs from the source tree, where nothing is compiled while PYTHONDONTWRITEBYTECODE is set (it is, on these
+    machines), and every run would compile ~70 modules again (~35 ms) before it starts."""
+    for package in ("verifier", "webhook"):
+        if not compileall.compile_dir(ROOT / package, quiet=1):
+            raise SystemExit(f"could not compile {package}/")
+    print("sealgate's bytecode compiled, as a pip install does")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     started = time.monotonic()
+    _compile_bytecode()
     images: SbomImages = build_sbom_images()
     print(f"images: {images.root} (ready in {time.monotonic() - started:.1f} s)")
     tools = _available()

@@ -107,12 +107,21 @@ def test_the_last_layer_holds_only_the_environment_and_no_build_tools(built: Bui
     assert len(layers) == built.base_layers + 1, "the base and one layer: the copied environment"
     with tarfile.open(blob / layers[-1]["digest"].split(":")[1]) as tar:
         names = [m.name.removeprefix("./") for m in tar.getmembers()]
+        pyc_flags = {
+            m.name: int.from_bytes(tar.extractfile(m).read(8)[4:8], "little")  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.name.endswith(".pyc")
+        }
     assert "opt/sealgate/bin/sealgate" in names
     assert all(n in ("opt", "opt/sealgate") or n.startswith("opt/sealgate/") for n in names), "only the venv"
     site = "opt/sealgate/lib/python3.11/site-packages/"
     assert any(n.startswith(site + "cryptography/") for n in names)
     assert not any(n.startswith((site + "pip/", site + "setuptools/", site + "wheel/")) for n in names)
-    assert not any("__pycache__" in n or n.endswith(".whl") for n in names)
+    assert not any(n.endswith(".whl") for n in names)
+    compiled = site + "verifier/sbom/__pycache__/_generate.cpython-311.pyc"
+    assert compiled in names, "the bytecode is in the image: the runtime user cannot write it"
+    assert set(pyc_flags.values()) == {0b01}, "every .pyc hash-based and unchecked (PEP 552): reproducible"
+    assert all(n.removeprefix("./").startswith(site) for n in pyc_flags), "no bytecode outside site-packages"
     assert not {Path(n).name for n in names} & set(BUILD_TOOLS)
 
 
@@ -135,6 +144,15 @@ def test_the_image_starts_as_the_non_root_user(built: Built) -> None:
     assert helped.stdout.startswith("usage: sealgate")
     who = built.run("/opt/sealgate/bin/python", "-c", "import os; print(os.getuid(), os.getgid())")
     assert who.stdout.split() == ["65532", "65532"], who.stderr
+
+
+def test_the_cli_runs_from_the_compiled_bytecode(built: Built) -> None:
+    loaded = built.run("/opt/sealgate/bin/python", "-v", "-c", "import verifier.sbom, fastapi")
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    sources = [line for line in loaded.stderr.splitlines() if line.startswith("# code object from")]
+    ours = [line for line in sources if "/site-packages/" in line]
+    assert any("/verifier/sbom/" in line for line in ours) and any("/fastapi/" in line for line in ours)
+    assert all(line.endswith(".pyc'") for line in ours), [line for line in ours if not line.endswith(".pyc'")][:5]
 
 
 def test_sbom_lists_the_wheels_and_the_base_packages(built: Built, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from ._image import Layer, Platform
 from ._model import Cataloger, Context, ImageInfo, Package, Progress, Sbom
 from ._osrelease import OsRelease
 from ._prefetch import Prefetch
-from ._stream import open_layer
+from ._stream import LayerStream, open_layer
 from ._walk import LayerWalk, normalise
 
 if TYPE_CHECKING:
@@ -134,14 +134,17 @@ def _walk_layers(walk: LayerWalk, image: _Image, limits: Limits, progress: Progr
         budget = limits.max_image_bytes - walk.bytes_seen
         tick = _ticker(progress, label, index - 1, total, layer.size) if progress is not None else None
         stream = open_layer(raw, what, limits, budget=budget, hash_output=by_diff_id, tick=tick)
-        ahead = Prefetch(stream)  # reading, hashing and decompressing in a worker, beside the tar parsing
         try:
-            walk.tar_layer(ahead, layer.digest, what)
-            ahead.finish()  # the padding and trailing blocks too, so the digests cover the whole blob
+            ahead = Prefetch(stream)  # reading and decompressing in a worker (hashing in another), beside parsing
+            try:
+                walk.tar_layer(ahead, layer.digest, what)
+                ahead.finish()  # the padding and trailing blocks too, so the digests cover the whole blob
+            finally:
+                ahead.close()
+            walk.bytes_seen += stream.out
+            _check_digest(stream, layer, by_diff_id, what)
         finally:
-            ahead.close()
-        walk.bytes_seen += stream.out
-        _check_digest(stream.out_sha256, stream.compressed_sha256, layer, by_diff_id, what)
+            stream.close()
     if progress is not None:
         progress("layers read", total, total)
 
@@ -154,13 +157,13 @@ def _ticker(progress: Progress, what: str, done: int, total: int, size: int) -> 
     return tick
 
 
-def _check_digest(out_sha256: object, compressed: str, layer: Layer, by_diff_id: bool, what: str) -> None:
+def _check_digest(stream: LayerStream, layer: Layer, by_diff_id: bool, what: str) -> None:
     if by_diff_id:
-        got = "sha256:" + out_sha256.hexdigest()  # type: ignore[attr-defined]
+        got = stream.output_digest
         if layer.diff_id and layer.diff_id.startswith("sha256:") and got != layer.diff_id:
             raise DigestMismatchError(f"{what}: content hashes to {got}, not its diff_id")
-    elif layer.digest.startswith("sha256:") and compressed != layer.digest:
-        raise DigestMismatchError(f"{what}: content hashes to {compressed}")
+    elif layer.digest.startswith("sha256:") and (got := stream.compressed_digest) != layer.digest:
+        raise DigestMismatchError(f"{what}: content hashes to {got}")
 
 
 def _walk_directory(walk: LayerWalk, root: Path, source: str, progress: Progress | None) -> None:

@@ -1,9 +1,10 @@
-"""Read-ahead of a layer stream in a worker thread, so reading, hashing and decompressing overlap with parsing.
+"""Read-ahead of a layer stream in a worker thread, so reading and decompressing overlap with parsing.
 
-The worker reads the stream in chunks into a small bounded queue (memory stays at most ``depth`` chunks);
-hashlib, the gzip and zstd decompressors and file reads release the GIL, so that work runs beside the tar
-reader's Python. Whatever the stream raises (a corrupt stream, a limit) is raised again, unchanged, by the
-:meth:`Prefetch.read` that reaches that point; the reader stopping early (its own error) stops the worker.
+The worker reads the stream in chunks into a small bounded queue (memory stays at most ``depth`` chunks); the
+gzip and zstd decompressors and file reads release the GIL, so that work runs beside the tar reader's Python
+(hashing runs in a thread of its own, see :mod:`._hashing`). Whatever the stream raises (a corrupt stream, a
+limit) is raised again, unchanged, by the :meth:`Prefetch.read` that reaches that point; the reader stopping
+early (its own error) stops the worker.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Protocol
 
 __all__ = ["Prefetch"]
 
-_CHUNK = 1024 * 1024
+_CHUNK = 4 * 1024 * 1024
 _POLL = 0.05
 
 

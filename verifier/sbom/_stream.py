@@ -8,7 +8,6 @@ early instead of filling memory or the CPU.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol, cast
@@ -18,6 +17,8 @@ from isal import igzip, isal_zlib
 
 from verifier.errors import ImageInvalidError, LimitExceededError
 from verifier.limits import Limits
+
+from ._hashing import ThreadedSha256
 
 __all__ = ["LayerStream", "open_layer"]
 
@@ -34,13 +35,13 @@ class _Readable(Protocol):
 
 
 class _Counting:
-    """The compressed bytes: counted and hashed as they are read (the head, read to sniff, first)."""
+    """The compressed bytes: counted and hashed (in a worker) as they are read (the head, read to sniff, first)."""
 
     def __init__(self, raw: _Readable, head: bytes) -> None:
         self._raw = raw
         self._head = head
         self.count = len(head)
-        self.sha256 = hashlib.sha256(head)
+        self.sha256 = ThreadedSha256(head)
 
     def read(self, size: int = -1, /) -> bytes:
         if size is None or size < 0:
@@ -61,7 +62,7 @@ class _Counting:
 
 class LayerStream:
     """The decompressed tar bytes of one layer, bounded by the limits (read it to the end: the digests are of
-    every byte)."""
+    every byte; close it in any case: the hashing runs in worker threads)."""
 
     def __init__(
         self,
@@ -89,14 +90,28 @@ class LayerStream:
             self._source = self._in
         self.out = 0
         # a plain layer's bytes are its compressed bytes: one hash serves as both, each byte is hashed once
-        self._out_hash = hashlib.sha256() if hash_output and self.compression else None
-        self.out_sha256 = self._out_hash or (self._in.sha256 if hash_output else None)
+        self._out_hash = ThreadedSha256() if hash_output and self.compression else None
+        self._hash_output = hash_output
         self._tick = tick
         self._next_tick = _TICK
 
     @property
-    def compressed_sha256(self) -> str:
+    def compressed_digest(self) -> str:
+        """``sha256:HEX`` of the blob's bytes (read to the end first)."""
         return "sha256:" + self._in.sha256.hexdigest()
+
+    @property
+    def output_digest(self) -> str | None:
+        """``sha256:HEX`` of the tar bytes (a diff-id), when asked for with ``hash_output``."""
+        if not self._hash_output:
+            return None
+        return "sha256:" + (self._out_hash or self._in.sha256).hexdigest()
+
+    def close(self) -> None:
+        """Stop the hashing workers (after an error, or once the digests were taken)."""
+        self._in.sha256.close()
+        if self._out_hash is not None:
+            self._out_hash.close()
 
     def read(self, size: int = -1, /) -> bytes:
         if size is None or size < 0:
