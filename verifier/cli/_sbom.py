@@ -110,11 +110,13 @@ def _sbom(args: argparse.Namespace) -> int:
     notes: list[str] = []
     # The layer workers (read-ahead, hashing) need the GIL back for a moment after each chunk they hand over, and
     # at the default 5 ms interval they wait that long behind the tar parser each time: the pipeline then runs at
-    # the speed of their waits. This process does nothing else, so it switches ten times as often.
+    # the speed of their waits. The command does nothing else meanwhile, so it switches ten times as often.
+    switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(_SWITCH_INTERVAL)
     try:
         sbom = generate(source, platform=args.platform, progress=bar, registry_client=client, notes=notes)
     finally:
+        sys.setswitchinterval(switch_interval)
         if bar is not None:
             bar.clear()
     text = render(sbom, spec_version=args.spec_version, reproducible=args.reproducible)

@@ -159,3 +159,21 @@ def test_progress_line_on_a_terminal_only(archive, capsys, monkeypatch):
     assert "[########################] 2/2 layers read" in stream.getvalue()
     code, _, stderr = run(capsys, ["sbom", f"oci-archive:{archive}", "-o", "-"])  # stderr is not a terminal here
     assert code == 0 and "\r" not in stderr
+
+
+def test_layers_are_read_with_a_short_thread_switch_interval_and_it_is_restored(archive, capsys, monkeypatch):
+    import verifier.sbom
+
+    seen: list[float] = []
+    real = verifier.sbom.generate
+
+    def generate(*args, **kwargs):
+        seen.append(sys.getswitchinterval())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verifier.sbom, "generate", generate)
+    before = sys.getswitchinterval()
+    code, _, _ = run(capsys, ["sbom", "-q", f"oci-archive:{archive}", "-o", "-"])
+    assert code == 0
+    assert seen == [pytest.approx(0.0005)] and before > 0.001
+    assert sys.getswitchinterval() == before
