@@ -118,7 +118,13 @@ def generate(
     context.distro = distro
     packages: list[Package] = []
     for cataloger, results in zip(chosen, found[1:], strict=True):
-        packages.extend(cataloger.catalog(results, context))
+        for package in cataloger.catalog(results, context):
+            if package.purl:
+                packages.append(package)
+            else:
+                context.warn(
+                    f"{package.path}: {cataloger.name} package {package.name[:100]!r} makes no package URL; skipped"
+                )
     packages.sort(key=lambda p: (p.purl, p.path))
     return Sbom(info, distro, packages, context.warnings, layers)
 

@@ -31,6 +31,8 @@ class Module:
     path: str
     version: str
     kind: str  # "main", "dep", or "path" (main package without module information)
+    #: the directory a ``replace`` directive put in the module's place (its version is then unknown)
+    directory: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +130,19 @@ def _modules(text: str) -> tuple[Module, ...]:
             modules.append(Module(fields[1], fields[2], "main" if fields[0] == "mod" else "dep"))
         elif fields[0] == "=>" and len(fields) >= 3 and modules:
             replaced = modules[-1]
-            modules[-1] = Module(fields[1], fields[2], replaced.kind)
+            if _is_directory(fields[1]):  # code from a local directory: still that module, at no known version
+                modules[-1] = Module(replaced.path, "", replaced.kind, directory=fields[1])
+            else:
+                modules[-1] = Module(fields[1], fields[2], replaced.kind)
     if path_only is not None and not any(m.kind == "main" for m in modules):
         modules.insert(0, Module(path_only, "", "path"))
     return tuple(modules)
+
+
+def _is_directory(path: str) -> bool:
+    """Whether a ``replace`` target is a file system path rather than a module path (as ``go mod`` tells them
+    apart: relative to the module with ``./`` or ``../``, or absolute, on Unix or Windows)."""
+    return path in (".", "..") or path.startswith(("./", "../", "/", ".\\", "..\\", "\\")) or path[1:3] in (":\\", ":/")
 
 
 def _golang_purl(path: str, version: str) -> str:
@@ -167,6 +178,7 @@ class Golang:
                 continue
             toolchain = ("sealgate:go:toolchain", info.go_version)
             for module in info.modules:
+                replaced = (("sealgate:go:replaced-by", module.directory),) if module.directory else ()
                 packages.append(
                     Package(
                         name=module.path,
@@ -174,7 +186,7 @@ class Golang:
                         purl=_golang_purl(module.path, module.version),
                         path=item.path,
                         layer=item.layer,
-                        properties=(toolchain,),
+                        properties=(toolchain, *replaced),
                         kind="library" if module.kind == "dep" else "application",
                     )
                 )

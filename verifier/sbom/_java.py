@@ -100,6 +100,8 @@ def scan_archive(data: bytes | bytearray, location: str, context: Context, depth
                     pom_raw = _read(archive, pom, _MAX_METADATA, ratio) if pom is not None else None
                     licenses = _pom_licenses(pom_raw) if pom_raw else ()
                     found.append(Artifact(group, artifact, version, location, licenses))
+                else:
+                    context.warn(f"{location}!/{name}: no groupId, artifactId and version; skipped")
             elif name == "META-INF/MANIFEST.MF":
                 raw = _read(archive, info, _MAX_METADATA, ratio)
                 manifest = _manifest(raw.decode("utf-8", "replace")) if raw else {}

@@ -36,9 +36,14 @@ def purl(
     namespace: str | None = None,
     qualifiers: dict[str, str] | None = None,
 ) -> str:
-    """A canonical package URL string (qualifiers sorted, empty ones dropped)."""
+    """A canonical package URL string (qualifiers sorted, empty ones dropped), or ``""`` when the parts make none
+    (a name that is empty, or becomes so once the purl rules strip it: ``" "``, ``"/"``): :func:`generate` leaves
+    such a package out with a warning, whatever cataloger read it."""
     kept = {k: v for k, v in sorted((qualifiers or {}).items()) if v}
-    return str(PackageURL(type=kind, namespace=namespace, name=name, version=version or None, qualifiers=kept))
+    try:
+        return str(PackageURL(type=kind, namespace=namespace, name=name, version=version or None, qualifiers=kept))
+    except (ValueError, TypeError):  # packageurl refuses a missing name, or fails on one it stripped to nothing
+        return ""
 
 
 @dataclass(frozen=True, slots=True)

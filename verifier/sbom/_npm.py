@@ -24,6 +24,8 @@ _MARK = "node_modules/"
 
 _PACKAGE = r"(?:@[^/@]+/)?[^/@.][^/]*"
 _PNPM = r"(?:\.pnpm/[^/]+/node_modules/)?"  # pnpm keeps the real files in node_modules/.pnpm/NAME@VER/node_modules
+#: ``name`` or ``@scope/name``, neither part empty, no spaces (npm's own rules are stricter for new packages)
+_NAME = re.compile(r"(?:@[^\s/@]+/)?[^\s/@][^\s/]*")
 _CHAIN = re.compile(rf"node_modules/{_PNPM}({_PACKAGE})(?:/node_modules/{_PNPM}({_PACKAGE}))*/package\.json")
 
 
@@ -70,7 +72,7 @@ class Npm:
         if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
             context.warn(f"{path}: no name and version; skipped")
             return None
-        if name.count("/") > 1 or (("/" in name) != name.startswith("@")):
+        if not _NAME.fullmatch(name):
             context.warn(f"{path}: package name {name[:100]!r} is not an npm name; skipped")
             return None
         return _Manifest(name, version, _licenses(body))

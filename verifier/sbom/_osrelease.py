@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ._model import Context, Distro, Found, Package
@@ -9,6 +10,8 @@ from ._model import Context, Distro, Found, Package
 __all__ = ["OsRelease", "parse_os_release"]
 
 _PATHS = ("etc/os-release", "usr/lib/os-release")
+#: what os-release(5) allows in ``ID`` and ``VERSION_ID`` (they become purl namespaces and qualifiers)
+_IDENTIFIER = re.compile(r"[a-z0-9._-]{1,64}")
 
 
 def parse_os_release(data: bytes | bytearray) -> dict[str, str]:
@@ -34,7 +37,13 @@ class OsRelease:
         return path in _PATHS
 
     def extract(self, path: str, data: bytes | bytearray, context: Context) -> object | None:
-        return parse_os_release(data[: 64 * 1024])
+        fields = parse_os_release(data[: 64 * 1024])
+        for key in ("ID", "VERSION_ID"):
+            value = fields.get(key)
+            if value and not _IDENTIFIER.fullmatch(value.lower()):
+                context.warn(f"{path}: {key} {value[:100]!r} is not an os-release identifier; ignored")
+                del fields[key]
+        return fields
 
     def catalog(self, found: Sequence[Found], context: Context) -> list[Package]:
         return []

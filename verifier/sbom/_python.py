@@ -21,6 +21,8 @@ __all__ = ["Python", "normalise_name"]
 
 _NORMALISE = re.compile(r"[-_.]+")
 _VERSION = re.compile(r"^[A-Za-z0-9.+!_-]{1,128}$")
+#: a distribution name as PEP 508 allows it: letters and digits at both ends, ``.``, ``_`` and ``-`` between
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
 
 
 def normalise_name(name: str) -> str:
@@ -71,7 +73,7 @@ class Python:
             else:
                 values.setdefault(key, value)
         name, version = values.get("name", ""), values.get("version", "")
-        if not name or not version or not _VERSION.match(version) or len(name) > 200:
+        if not _NAME.match(name) or not _VERSION.match(version):
             context.warn(f"{path}: no usable Name and Version in the metadata; skipped")
             return None
         return _Dist(name, version, _licenses(values, classifiers))

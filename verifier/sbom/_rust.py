@@ -29,8 +29,9 @@ class Crate:
     root: bool
 
 
-def parse_audit_data(data: bytes | bytearray) -> tuple[Crate, ...] | None:
-    """The crates of a cargo-auditable binary, or ``None`` when it has no (readable) ``.dep-v0`` section."""
+def parse_audit_data(data: bytes | bytearray, path: str, context: Context) -> tuple[Crate, ...] | None:
+    """The crates of a cargo-auditable binary, or ``None`` when it has no (readable) ``.dep-v0`` section; entries
+    without a name and version are counted in one warning."""
     elf = parse_elf(data)
     section = elf.section(".dep-v0") if elf is not None else None
     if section is None:
@@ -47,12 +48,18 @@ def parse_audit_data(data: bytes | bytearray) -> tuple[Crate, ...] | None:
     if not isinstance(packages, list):
         return None
     crates = []
+    unusable = 0
     for entry in packages:
         if not isinstance(entry, dict) or entry.get("kind", "runtime") == "build":
+            unusable += not isinstance(entry, dict)
             continue
         name, version = entry.get("name"), entry.get("version")
         if isinstance(name, str) and isinstance(version, str) and name and version:
             crates.append(Crate(name, version, str(entry.get("source", "")), bool(entry.get("root", False))))
+        else:
+            unusable += 1
+    if unusable:
+        context.warn(f"{path}: {unusable} cargo-auditable entries without a name and version; skipped")
     return tuple(crates)
 
 
@@ -69,7 +76,7 @@ class Rust:
         elf = parse_elf(data)
         if elf is None or all(s.name != ".dep-v0" for s in elf.sections):
             return None
-        crates = parse_audit_data(data)
+        crates = parse_audit_data(data, path, context)
         if crates is None:
             context.warn(f"{path}: cargo-auditable section present but unreadable; skipped")
         return crates
