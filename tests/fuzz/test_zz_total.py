@@ -17,6 +17,8 @@ TARGETS = {
     "openapi": 1200,
     "tag@digest references": 400,
     "thresholds": 200,
+    "sbom layers": 600,
+    "sbom records": 900,
 }
 
 
