@@ -8,7 +8,9 @@ case that must still be admitted.
   authorities whose identity patterns overlap are not satisfied twice by one identity;
 - a well-formed review above the body limit is an AdmissionReview denial naming the limit, not an HTTP 413 that
   the API server's failurePolicy would turn into an admission;
-- an image volume (`volumes[].image.reference`) is pulled like a container image and verified like one.
+- an image volume (`volumes[].image.reference`) is pulled like a container image and verified like one;
+- a log entry whose time Python cannot hold (past the year 9999) fails its candidate, even under `onError: allow`
+  (it escaped as an internal error, which follows onError).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import asyncio
 
 import pytest
 
-from tests.integration.test_keyless_e2e import _admit, _push_legacy
+from tests.integration.test_keyless_e2e import _admit, _push_bundle, _push_legacy
 from tests.support.keyedwebhook import keyed_webhook
 from tools.reviews import review, shape, with_images
-from tools.testsigstore import TestSigstore
+from tools.testsigstore import COSIGN_SIGN_PREDICATE, TestSigstore
 from verifier.cli import main
 from verifier.oci import Digest, Reference
 from verifier.policy import compile_documents
@@ -139,6 +141,7 @@ def test_threshold_counts_distinct_signers(env, pushed_image, signers, allowed):
 
 IDENTITY = "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1.0.0"
 OTHER = "https://github.com/org/app/.github/workflows/other.yml@refs/heads/main"
+OUTSIDER = "https://github.com/attacker/fork/.github/workflows/release.yml@refs/heads/main"
 ISSUER = "https://token.actions.githubusercontent.com"
 
 
@@ -226,3 +229,48 @@ def test_an_unsigned_image_volume_beside_a_signed_container_is_denied(env, pushe
     _sign(env, signed_tools)  # the legitimate case: a signed image volume
     obj["spec"]["volumes"][0]["image"]["reference"] = signed_tools
     assert env["hook"].admit_object(obj)["allowed"] is True
+
+
+# --- a log entry's time Python cannot hold ---------------------------------------------------------------------
+
+
+def _outsider_bundle_with_a_time_past_9999(sigstore: TestSigstore, digest: str) -> dict:
+    """A keyless bundle by an identity the policy does not trust, for the attacker's own image, with its log entry
+    copied once more without its promise and with integratedTime 10**17 (an inclusion proof covers the entry's
+    body, not its time, so the copy still proves inclusion). Converting that time raised OSError, which escaped
+    the judge as an internal error: and an internal error follows onError."""
+    statement = sigstore.statement_for_image(digest, COSIGN_SIGN_PREDICATE)
+    bundle = sigstore.sign_bundle(statement=statement, identity=OUTSIDER, issuer=ISSUER)
+    entries = bundle["verificationMaterial"]["tlogEntries"]
+    twin = {k: v for k, v in entries[0].items() if k != "inclusionPromise"}
+    entries.append({**twin, "integratedTime": str(10**17)})
+    return bundle
+
+
+@pytest.mark.parametrize("on_error", ["deny", "allow"])
+def test_a_log_time_past_the_year_9999_is_a_failed_candidate_not_an_internal_error(
+    registry, pushed_image, sigstore, on_error
+):
+    ref_text, digest = pushed_image(registry, repo="outsider/app", tag=f"t-{on_error}")
+    ref = Reference.parse(ref_text)
+    bundle = _outsider_bundle_with_a_time_past_9999(sigstore, digest)
+    asyncio.run(_push_bundle(ref, Digest.parse(digest), bundle, COSIGN_SIGN_PREDICATE))
+    policy = {
+        "apiVersion": "sealgate.dev/v1alpha1",
+        "kind": "ImagePolicy",
+        "metadata": {"name": "release-only"},
+        "spec": {
+            "images": [f"{registry.host}/outsider/**"],
+            "authorities": [
+                {
+                    "name": "release",
+                    "keyless": {"identity": IDENTITY, "issuer": ISSUER, "trustedRoot": str(sigstore.trusted_root_path)},
+                }
+            ],
+        },
+    }
+    settings = {"apiVersion": "sealgate.dev/v1alpha1", "kind": "Settings", "spec": {"onError": on_error}}
+    answer = _admit(compile_documents([("p.yaml", 1, policy), ("s.yaml", 1, settings)]), f"{ref.name}@{digest}")
+    assert answer["allowed"] is False, answer
+    message = answer["status"]["message"]
+    assert "internal error" not in message and "integratedTime" in message and "year 10000" in message, message

@@ -31,6 +31,7 @@ from verifier.crypto._signatures import (
     natural_hash,
     sign_bytes,
     signature_scheme,
+    unexpected,
     verify_bytes,
 )
 
@@ -61,5 +62,6 @@ __all__ = [
     "read_key_file",
     "sign_bytes",
     "signature_scheme",
+    "unexpected",
     "verify_bytes",
 ]

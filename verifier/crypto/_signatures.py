@@ -22,7 +22,15 @@ from verifier.crypto._ed25519ph import ed25519ph_verify
 from verifier.crypto._keys import SigningKey, VerifyingKey
 from verifier.errors import MaterialInvalidError
 
-__all__ = ["MALFORMED_MATERIAL", "malformed", "natural_hash", "sign_bytes", "signature_scheme", "verify_bytes"]
+__all__ = [
+    "MALFORMED_MATERIAL",
+    "malformed",
+    "natural_hash",
+    "sign_bytes",
+    "signature_scheme",
+    "unexpected",
+    "verify_bytes",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -43,8 +51,20 @@ MALFORMED_MATERIAL: tuple[type[Exception], ...] = (
 def malformed(where: str, exc: Exception) -> MaterialInvalidError:
     """The candidate failure for a :data:`MALFORMED_MATERIAL` exception (one line, bounded)."""
     _logger.debug("candidate %s rejected by a parser", where, exc_info=exc)
-    detail = " ".join(str(exc).split())[:160] or "no detail"
-    return MaterialInvalidError(f"malformed signature material ({type(exc).__name__}: {detail})")
+    return MaterialInvalidError(f"malformed signature material ({_detail(exc)})")
+
+
+def unexpected(where: str, exc: Exception, what: str = "signature material") -> MaterialInvalidError:
+    """The candidate failure for any other exception raised while one candidate was judged: a sealgate bug that
+    hostile material reached. Logged as an error with its traceback so it is seen and fixed, but judged as what
+    it is for the admission: a candidate that did not verify. Were it an internal error instead, ``onError:
+    allow`` would admit the image, and whoever can attach material could choose that outcome."""
+    _logger.error("candidate %s: unexpected %s while judging it (a bug)", where, type(exc).__name__, exc_info=exc)
+    return MaterialInvalidError(f"{what} sealgate could not judge ({_detail(exc)})")
+
+
+def _detail(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:160] or 'no detail'}"
 
 
 _EC_HASHES: dict[str, type[hashes.HashAlgorithm]] = {

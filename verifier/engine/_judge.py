@@ -28,6 +28,7 @@ from verifier.cosign import (
     check_simple_signature,
     malformed,
 )
+from verifier.crypto import unexpected
 from verifier.engine._count import counted_authorities, signer_of
 from verifier.engine._decision import Evidence, PolicyResult
 from verifier.errors import Reason, SealgateError, SignatureInvalidError
@@ -101,12 +102,16 @@ def check_signature(
     ``--skip-reference-check``).
 
     Untrusted material is judged on its own: whatever a parser or crypto library raises on it becomes this
-    candidate's failure (MATERIAL_INVALID), never an internal error that would hide the other candidates.
+    candidate's failure (MATERIAL_INVALID), never an internal error that would hide the other candidates; so
+    does a bug of sealgate's that it reaches (logged as one): an internal error would follow ``onError``, and
+    ``onError: allow`` would then admit the image on the word of whoever attached the material.
     """
     try:
         return _check_signature(authority, found, image, digest, claims, check_reference)
     except MALFORMED_MATERIAL as exc:
         return _fail(str(found.digest), malformed(str(found.digest), exc))
+    except Exception as exc:  # see the docstring: one candidate's failure, never the image's
+        return _fail(str(found.digest), unexpected(str(found.digest), exc))
 
 
 def _check_signature(
@@ -184,16 +189,19 @@ def _statement_problem(verified: VerifiedSignature, digest: Digest, predicate_ty
 
 #: one attestation candidate's verdict and its verified signing time (None: no trusted time)
 _Attested = tuple[SignatureCheck, dt.datetime | None]
-#: what keeps a legacy layer's Rekor SET from proving its time
-_UNPROVEN: tuple[type[Exception], ...] = (SealgateError, *MALFORMED_MATERIAL)
+#: what keeps a legacy layer's Rekor SET from proving its time (anything at all: the time is then unknown)
+_UNPROVEN: tuple[type[Exception], ...] = (Exception,)
 
 
 def _attestation(authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str) -> _Attested:
-    """One attestation candidate for one authority; malformed material fails this candidate only."""
+    """One attestation candidate for one authority; malformed material (or a bug it reaches: see
+    :func:`check_signature`) fails this candidate only."""
     try:
         return _check_attestation(authority, found, digest, predicate_type)
     except MALFORMED_MATERIAL as exc:
         return _fail(str(found.digest), malformed(str(found.digest), exc)), None
+    except Exception as exc:  # one candidate's failure, never the image's
+        return _fail(str(found.digest), unexpected(str(found.digest), exc)), None
 
 
 def _check_attestation(
@@ -335,10 +343,13 @@ def _sbom_met(
     for layer, statement in sorted(statements.items()):
         try:
             document = read_sbom(statement.get("predicate"))
+            verdict = rules.evaluate(document, now=now, signed_at=signed.get(layer))
         except SealgateError as exc:
             reason = f'SBOM attestation "{wanted.name}" ({layer}) cannot be read: {exc.message}'
             return _Met(False, Reason.SBOM_INVALID, reason)
-        verdict = rules.evaluate(document, now=now, signed_at=signed.get(layer))
+        except Exception as exc:  # a bug the document reached fails the requirement, as above
+            reason = f'SBOM attestation "{wanted.name}" ({layer}): {unexpected(layer, exc, "an SBOM").message}'
+            return _Met(False, Reason.SBOM_INVALID, reason)
         ages = [f.message for f in verdict.findings if f.rule == AGE_RULE]
         stale += ages[:1]
         fresh += [verdict.fresh_until] if verdict.fresh_until is not None else []

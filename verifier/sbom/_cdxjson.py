@@ -25,6 +25,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from verifier import __version__
+from verifier.errors import UsageError
 
 from ._model import Distro, ImageInfo, Package, Sbom
 from ._spdx import is_expression, is_supported_id
@@ -88,7 +89,10 @@ def timestamp(image: ImageInfo) -> datetime:
     """The reproducible timestamp: ``SOURCE_DATE_EPOCH``, else the image's creation time, else the epoch."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     if epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), UTC)
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError, OSError):  # past the year 9999 (or past what the platform converts)
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch[:30]} is not a time before the year 10000") from None
     if image.created:
         try:
             stamp = datetime.fromisoformat(image.created.replace("Z", "+00:00"))

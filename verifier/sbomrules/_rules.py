@@ -46,7 +46,10 @@ def parse_duration(text: str) -> dt.timedelta:
     seconds = sum(float(n) * unit[u] for n, u in _DURATION.findall(text))
     if seconds <= 0:
         raise ValueError(f"{text!r} is not a positive duration")
-    return dt.timedelta(seconds=seconds)
+    try:
+        return dt.timedelta(seconds=seconds)
+    except OverflowError:  # beyond a timedelta's 999,999,999 days (or a float's range)
+        raise ValueError(f"{text[:40]!r} is longer than any time sealgate can count") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +204,7 @@ class CompiledSbomRules:
             problem = self._age_problem(self.max_age, born, document.timestamp is not None, now, attested)
             if problem is not None:
                 findings.append(SbomFinding(AGE_RULE, "enforce", problem))
-            fresh_until = born + self.max_age if born is not None else None
+            fresh_until = _plus(born, self.max_age) if born is not None else None
         return SbomVerdict(tuple(dict.fromkeys(findings)), fresh_until)
 
     def _age_problem(
@@ -314,6 +317,14 @@ class CompiledSbomRules:
         if _satisfied(parsed, denied, allow=False):
             return True, ""
         return False, f"is denied (licenses.deny: {', '.join(sorted(denied))})"
+
+
+def _plus(when: dt.datetime, duration: dt.timedelta) -> dt.datetime:
+    """``when + duration``, or the last representable time when that lies beyond it (an SBOM dated 9999)."""
+    try:
+        return when + duration
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _age(age: dt.timedelta) -> str:

@@ -61,7 +61,7 @@ from verifier.sigstore._tlog import (
 )
 from verifier.sigstore._trust import TrustedRoot
 from verifier.sigstore._tsa import verify_timestamps
-from verifier.sigstore._util import b64decode, hash_name, int_field, require_mapping
+from verifier.sigstore._util import b64decode, hash_name, int_field, require_mapping, unix_time_field
 
 __all__ = ["ParsedBundle", "VerifiedSignature", "parse_bundle", "verify_bundle"]
 
@@ -137,7 +137,7 @@ def _entry(doc: Any, i: int, version: tuple[int, int]) -> RekorEntry:
     kind, kversion = kv.get("kind"), kv.get("version")
     if not isinstance(kind, str) or not isinstance(kversion, str):
         raise _E(f"{what}.kindVersion: kind and version must be strings")
-    integrated = int_field(doc, "integratedTime", what, _E, default=0)
+    integrated = unix_time_field(doc, "integratedTime", what, _E, default=0)
     body = b64decode(doc.get("canonicalizedBody"), f"{what}.canonicalizedBody", _E)
     set_ = None
     promise = doc.get("inclusionPromise")

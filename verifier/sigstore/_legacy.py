@@ -33,7 +33,7 @@ from verifier.sigstore._dsse import parse_envelope
 from verifier.sigstore._identity import Identity
 from verifier.sigstore._tlog import LoggedMaterial, RekorEntry, check_entry_body, verify_set
 from verifier.sigstore._trust import TrustedRoot
-from verifier.sigstore._util import b64decode, int_field, require_mapping
+from verifier.sigstore._util import b64decode, int_field, require_mapping, unix_time_field
 
 __all__ = ["check_rekor_entry_matches", "verify_legacy_keyless", "verify_rekor_set"]
 
@@ -66,7 +66,7 @@ def verify_rekor_set(bundle_annotation: bytes | str | Mapping[str, Any], trusted
     entry = RekorEntry(
         log_id=log_id,
         log_index=int_field(payload, "logIndex", "Rekor bundle Payload", BundleInvalidError),
-        integrated_time=int_field(payload, "integratedTime", "Rekor bundle Payload", BundleInvalidError),
+        integrated_time=unix_time_field(payload, "integratedTime", "Rekor bundle Payload", BundleInvalidError),
         body=body,
         kind="",
         version="",

@@ -27,6 +27,8 @@ _RFC3339 = re.compile(
 )
 
 _INT64_MAX = 2**63 - 1
+#: 9999-12-31T23:59:59Z
+_LAST_SECOND_OF_9999 = 253_402_300_799
 
 #: protobuf-specs HashAlgorithm names -> hashlib names
 _HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512", "SHA3_256": "sha3_256"}
@@ -83,6 +85,17 @@ def int_field(
         _fail(error, f"{what}.{key}: must not be negative ({value})")
     if value > _INT64_MAX:
         _fail(error, f"{what}.{key}: larger than an int64")
+    return value
+
+
+def unix_time_field(
+    doc: Mapping[str, Any], key: str, what: str, error: type[SealgateError], *, default: int | None = None
+) -> int:
+    """Seconds since the epoch (an int64 as :func:`int_field` reads it) that a date can hold: up to the end of
+    year 9999, where Python's dates end (a log entry's ``integratedTime`` far beyond would fail to convert)."""
+    value = int_field(doc, key, what, error, default=default)
+    if value > _LAST_SECOND_OF_9999:
+        _fail(error, f"{what}.{key}: {value} is not a time before the year 10000")
     return value
 
 

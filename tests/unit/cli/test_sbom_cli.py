@@ -177,3 +177,11 @@ def test_layers_are_read_with_a_short_thread_switch_interval_and_it_is_restored(
     assert code == 0
     assert seen == [pytest.approx(0.0005)] and before > 0.001
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("epoch", ["999999999999", "99999999999999999", "9" * 40])
+def test_a_source_date_epoch_past_the_year_9999_is_a_usage_error(archive, capsys, monkeypatch, epoch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    code, out, err = run(capsys, ["sbom", "--reproducible", f"oci-archive:{archive}", "-o", "-"])
+    assert code == 2 and out == ""
+    assert err.strip() == f"error: SOURCE_DATE_EPOCH={epoch[:30]} is not a time before the year 10000"

@@ -159,6 +159,7 @@ def _poisons(sg: TestSigstore) -> dict[str, Attachment]:
             _rogue_dsse_bundle(sg, _rogue_cert(sg, rogue_key, bad_san), rogue_key)
         ),
         "an integratedTime of 10**30": _bundle(_huge_time(sg.sign_bundle(statement=statement, key=KEY))),
+        "an unpromised copy of the log entry timed past the year 9999": _bundle(_timed_twin(keyless_outsider(sg))),
         "a DSSE payload nested too deeply": _bundle(_nested_payload(KEY)),
         "a payloadType with a lone surrogate": _bundle(_surrogate_payload_type(KEY, statement)),
     }
@@ -168,6 +169,21 @@ def _surrogate_payload_type(key, statement: dict) -> dict:
     doc = json.loads(build_key_bundle(key, json.dumps(statement).encode()))
     doc["dsseEnvelope"]["payloadType"] = "\ud800"
     return doc
+
+
+def keyless_outsider(sg: TestSigstore) -> dict:
+    """A keyless bundle from the trusted CA and log, for an identity no policy trusts."""
+    statement = sg.statement_for_image(str(DIGEST), COSIGN_SIGN_PREDICATE)
+    return sg.sign_bundle(statement=statement, identity="https://github.com/attacker/x", issuer=ISSUER)
+
+
+def _timed_twin(bundle: dict) -> dict:
+    """The log entry copied without its promise (nothing then signs its time) and timed at 10**17: an int64, but
+    past what a datetime holds (it raised OSError, not a parse error)."""
+    entries = bundle["verificationMaterial"]["tlogEntries"]
+    twin = {k: v for k, v in entries[0].items() if k != "inclusionPromise"}
+    entries.append({**twin, "integratedTime": str(10**17)})
+    return bundle
 
 
 def _huge_time(bundle: dict) -> dict:
@@ -192,6 +208,7 @@ POISON_NAMES = [
     "a malformed basicConstraints extension",
     "a malformed subjectAltName extension",
     "an integratedTime of 10**30",
+    "an unpromised copy of the log entry timed past the year 9999",
     "a DSSE payload nested too deeply",
     "a payloadType with a lone surrogate",
 ]
@@ -293,3 +310,26 @@ def test_a_sign_blob_bundle_is_not_an_attestation_either(sg) -> None:
     )
     result = judge(compiled, IMAGE, DIGEST, [as_attestation, *_good(sg)])
     assert not result.passed
+
+
+# --- a bug that hostile material reaches ------------------------------------------------------------------
+
+
+def test_an_unexpected_exception_while_judging_is_that_candidates_failure_and_is_logged(sg, monkeypatch, caplog):
+    """Not an internal error: that would follow onError, and onError: allow would admit the image."""
+    import verifier.engine._judge as judge_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a lookup sealgate got wrong")
+
+    monkeypatch.setattr(judge_module, "_bundle", broken)
+    compiled = _policies(sg)["keyless"]
+    with caplog.at_level("ERROR", logger="verifier.crypto._signatures"):
+        check = check_signature(compiled.authorities[0], _good(sg)[0], IMAGE.with_digest(DIGEST), DIGEST)
+        result = judge(compiled, IMAGE, DIGEST, _good(sg))
+    assert not check.verified and check.code == "MATERIAL_INVALID"
+    assert check.reason == "signature material sealgate could not judge (KeyError: 'a lookup sealgate got wrong')"
+    assert not result.passed and result.code not in ("OK", "INTERNAL_ERROR")
+    assert any("a bug" in r.getMessage() and r.exc_info for r in caplog.records)
+    attested, _ = judge_module._attestation(compiled.authorities[0], _good(sg, SBOM)[0], DIGEST, SBOM)
+    assert attested.code == "MATERIAL_INVALID" and "KeyError" in attested.reason

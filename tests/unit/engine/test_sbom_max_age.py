@@ -193,3 +193,26 @@ def test_an_sbom_dated_after_its_signature_is_as_old_as_the_signature(sg):
     assert _judge(_keyless(sg), _bundle(keyless), 1.5).passed
     late = _judge(_keyless(sg), _bundle(keyless), 3)
     assert not late.passed and late.reason == "SBOM is 3h old, older than maxAge 2h"
+
+
+def test_an_sbom_dated_in_the_year_9999_without_a_signing_time_is_denied_not_an_internal_error(sg):
+    """Its freshness bound (its time + maxAge) lies past what a datetime holds: it is denied for its future time,
+    and the bound saturates instead of raising (which would have been an internal error, following onError)."""
+    dated = {**NO_TIME, "metadata": {"timestamp": "9999-12-31T23:59:59Z"}}
+    unlogged = build_key_bundle(KEY, json.dumps(_statement(sg, dated)).encode())
+    result = _judge(_keyed(sg), _bundle(unlogged), 0.5)
+    assert not result.passed and result.code == "SBOM_DENIED"
+    assert result.reason == "SBOM states a time in the future (9999-12-31T23:59:59+00:00): denied by maxAge 2h"
+
+
+def test_a_bug_the_sbom_reaches_fails_the_requirement(sg, monkeypatch):
+    from verifier.sbomrules import CompiledSbomRules
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(CompiledSbomRules, "evaluate", broken)
+    policy, found = _cases(sg)["keyless bundle (Rekor)"]
+    result = _judge(policy, found, 1)
+    assert not result.passed and result.code == "SBOM_INVALID"
+    assert result.reason.endswith(": an SBOM sealgate could not judge (ZeroDivisionError: division by zero)")

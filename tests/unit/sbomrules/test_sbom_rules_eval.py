@@ -195,6 +195,8 @@ def test_nested_cyclonedx_components_are_read():
         ({"licenses": {"allow": ["Not-A-Licence"]}}, "sbom.licenses.allow[0]"),
         ({"licenses": {"allow": ["MIT"], "deny": ["GPL-3.0-only"]}}, "sbom.licenses"),
         ({"maxAge": "30 days"}, "sbom.maxAge"),
+        ({"maxAge": "99999999999999h"}, "sbom.maxAge"),  # past a timedelta: an OverflowError once
+        ({"maxAge": "9" * 400 + "s"}, "sbom.maxAge"),  # past a float
         ({"deny": [{"name": "a", "purl": "pkg:npm/a"}, {"name": "a", "purl": "pkg:npm/b"}]}, "sbom.deny[1].name"),
     ],
 )
@@ -259,3 +261,13 @@ def test_five_thousand_components_against_a_hundred_rules_is_fast():
     elapsed = time.perf_counter() - start
     assert len(verdict.findings) == sum(1 for i in range(0, 5000, 50) if i % 80 < 40)
     assert elapsed < 1.0, elapsed  # a sanity bound on a shared machine; benchmarks/ measures it properly
+
+
+def test_an_sbom_time_at_the_end_of_time_is_denied_and_its_bound_saturates():
+    rules = compile_sbom_rules({"maxAge": "8766000h"})  # a millennium: its end is past the year 9999 too
+    now = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
+    for stamp in ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00"):
+        doc = read_sbom({"bomFormat": "CycloneDX", "metadata": {"timestamp": stamp}, "components": []})
+        verdict = rules.evaluate(doc, now=now)
+        assert verdict.denied and "a time in the future" in verdict.findings[0].message
+        assert verdict.fresh_until == dt.datetime.max.replace(tzinfo=dt.UTC)
