@@ -41,7 +41,7 @@ def sigstore(tmp_path_factory):
     return TestSigstore(tmp_path_factory.mktemp("sigstore"))
 
 
-def _policy(registry, sigstore, *, identity=IDENTITY, issuer=ISSUER, attestations=()):
+def _policy(registry, sigstore, *, identity=IDENTITY, issuer=ISSUER, attestations=(), on_error=None):
     doc = {
         "apiVersion": "sealgate.dev/v1alpha1",
         "kind": "ImagePolicy",
@@ -61,7 +61,11 @@ def _policy(registry, sigstore, *, identity=IDENTITY, issuer=ISSUER, attestation
             "attestations": list(attestations),
         },
     }
-    return compile_documents([("policy.yaml", 1, doc)])
+    docs = [("policy.yaml", 1, doc)]
+    if on_error is not None:
+        settings = {"apiVersion": "sealgate.dev/v1alpha1", "kind": "Settings", "spec": {"onError": on_error}}
+        docs.append(("settings.yaml", 1, settings))
+    return compile_documents(docs)
 
 
 async def _push_legacy(ref: Reference, digest: Digest, layer: dict) -> None:

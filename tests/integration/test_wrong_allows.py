@@ -19,7 +19,7 @@ import asyncio
 
 import pytest
 
-from tests.integration.test_keyless_e2e import _admit, _push_bundle, _push_legacy
+from tests.integration.test_keyless_e2e import _admit, _policy, _push_bundle, _push_legacy
 from tests.support.keyedwebhook import keyed_webhook
 from tools.reviews import review, shape, with_images
 from tools.testsigstore import COSIGN_SIGN_PREDICATE, TestSigstore
@@ -251,26 +251,12 @@ def _outsider_bundle_with_a_time_past_9999(sigstore: TestSigstore, digest: str) 
 def test_a_log_time_past_the_year_9999_is_a_failed_candidate_not_an_internal_error(
     registry, pushed_image, sigstore, on_error
 ):
-    ref_text, digest = pushed_image(registry, repo="outsider/app", tag=f"t-{on_error}")
+    ref_text, digest = pushed_image(registry, repo="keyless/outsider", tag=f"t-{on_error}")
     ref = Reference.parse(ref_text)
     bundle = _outsider_bundle_with_a_time_past_9999(sigstore, digest)
     asyncio.run(_push_bundle(ref, Digest.parse(digest), bundle, COSIGN_SIGN_PREDICATE))
-    policy = {
-        "apiVersion": "sealgate.dev/v1alpha1",
-        "kind": "ImagePolicy",
-        "metadata": {"name": "release-only"},
-        "spec": {
-            "images": [f"{registry.host}/outsider/**"],
-            "authorities": [
-                {
-                    "name": "release",
-                    "keyless": {"identity": IDENTITY, "issuer": ISSUER, "trustedRoot": str(sigstore.trusted_root_path)},
-                }
-            ],
-        },
-    }
-    settings = {"apiVersion": "sealgate.dev/v1alpha1", "kind": "Settings", "spec": {"onError": on_error}}
-    answer = _admit(compile_documents([("p.yaml", 1, policy), ("s.yaml", 1, settings)]), f"{ref.name}@{digest}")
+    policies = _policy(registry, sigstore, identity=IDENTITY, issuer=ISSUER, on_error=on_error)
+    answer = _admit(policies, f"{ref.name}@{digest}")
     assert answer["allowed"] is False, answer
     message = answer["status"]["message"]
     assert "internal error" not in message and "integratedTime" in message and "year 10000" in message, message
