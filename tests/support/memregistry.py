@@ -67,6 +67,9 @@ class MemRegistry:
     def limits(self) -> Limits:
         return self._limits
 
+    def time_left(self) -> float | None:
+        return remaining()  # the engine's request deadline, as the HTTP client sees it
+
     # --- the Registry protocol ------------------------------------------------------------------------
 
     async def resolve(self, ref: Reference) -> Descriptor:

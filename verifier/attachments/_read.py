@@ -15,12 +15,20 @@ simple-signing / DSSE layers (``--registry-referrers-mode=oci-1-1``). Other refe
 tools, notation signatures, ...) are skipped, as cosign skips them. Everything that *claims* to be cosign
 material but cannot be read becomes an :class:`Attachment` whose ``payload`` is the error, so one bad entry
 never hides the others and never counts as verified.
+
+Time: anyone with push rights decides how many entries the listings name (up to ``max_signatures`` layers,
+``max_referrers`` manifests), so fetching them may take only part of the time the request has: once discovery
+has spent as long as it has left (half its time, measured against the deadline as it stands, which a joining
+request may move), no further entry is fetched and the rest become failed candidates (``LIMIT_EXCEEDED``).
+Fetches already running finish. Without this, a thousand bogus layers on a registry 50 ms away used up the
+deadline, and a deadline counts as "could not verify", which ``onError: allow`` admits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -71,6 +79,8 @@ _ENTRY_ERRORS = (ManifestUnknownError, DigestMismatchError, LimitExceededError, 
 
 #: at most this many blob/manifest fetches run at once per ``discover`` call
 _CONCURRENCY = 8
+#: the share of the request's time left (when discovery begins) that may go on starting fetches of listed entries
+_ENTRY_SHARE = 0.5
 
 
 def _wanted(attachment: Attachment, signatures: bool, attestations: bool) -> bool:
@@ -90,9 +100,30 @@ class _Discovery:
         self.limits = client.limits
         self._gate = asyncio.Semaphore(_CONCURRENCY)
         self.downloads = Downloads(client, repository)
+        self._started = time.monotonic()
+        self.not_fetched = 0
 
-    async def _bounded(self, call: Callable[[], Awaitable[bytes]]) -> bytes | SealgateError:
+    def _out_of_time(self, what: str) -> LimitExceededError | None:
+        """The failure of an entry not fetched because the entries before it took the time they may have.
+
+        Asked afresh each time: the deadline may move (a request with a later one joined this verification)."""
+        left = self.client.time_left()
+        if left is None:
+            return None
+        spent = time.monotonic() - self._started
+        if spent * (1 - _ENTRY_SHARE) < _ENTRY_SHARE * left:
+            return None
+        self.not_fetched += 1
+        return LimitExceededError(
+            f"{what} not fetched: the entries listed before it took half the time the verification had "
+            "(an image cannot buy time with attachments)"
+        )
+
+    async def _bounded(self, call: Callable[[], Awaitable[bytes]], what: str) -> bytes | SealgateError:
         async with self._gate:
+            late = self._out_of_time(what)
+            if late is not None:
+                return late
             try:
                 return await call()
             except _ENTRY_ERRORS as exc:
@@ -113,7 +144,9 @@ class _Discovery:
             return BlobTooLargeError(
                 f"layer {descriptor.digest} is {descriptor.size} bytes, above the {limit}-byte limit {name}"
             )
-        return await self._bounded(lambda: self.downloads.blob(descriptor, max_bytes=limit, limit_name=name))
+        return await self._bounded(
+            lambda: self.downloads.blob(descriptor, max_bytes=limit, limit_name=name), f"layer {descriptor.digest}"
+        )
 
     # --- legacy tags ------------------------------------------------------------------------------------
 
@@ -218,8 +251,11 @@ class _Discovery:
         if entry.size > self.limits.max_manifest_bytes:
             return broken(BlobTooLargeError(f"referrer {entry.digest} is {entry.size} bytes, above the limit"))
         ref = self.repository.with_digest(entry.digest)
-        self.downloads.charge(entry.size, f"referrer {entry.digest}")
         async with self._gate:
+            late = self._out_of_time(f"referrer {entry.digest}")
+            if late is not None:
+                return broken(late)
+            self.downloads.charge(entry.size, f"referrer {entry.digest}")
             try:
                 manifest = await self.client.get_manifest(ref, accept=(OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX))
             except _ENTRY_ERRORS as exc:
@@ -329,5 +365,11 @@ async def discover(
             f"{repository.name}@{digest} has {len(found)} signatures and attestations, "
             f"more than the limit of {client.limits.max_signatures}"
         )
-    _logger.debug("discovered %d attachments for %s@%s", len(found), repository.name, digest)
+    _logger.debug(
+        "discovered %d attachments for %s@%s (%d entries not fetched: out of time)",
+        len(found),
+        repository.name,
+        digest,
+        run.not_fetched,
+    )
     return found

@@ -33,6 +33,11 @@ class Registry(Protocol):
         """The caps the reader applies (discovery reads its own budgets from them too)."""
         ...
 
+    def time_left(self) -> float | None:
+        """Seconds before the deadline of the current request's registry work (``<= 0`` once passed), or None
+        when it has none: discovery spends only part of it on what an image's attachment listings name."""
+        ...
+
     async def resolve(self, ref: Reference) -> Descriptor:
         """The descriptor of the manifest ``ref`` (tag or digest) names; ``ManifestUnknownError`` when absent."""
         ...

@@ -26,7 +26,7 @@ from verifier.errors import (
 from verifier.oci import MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, OCTET_STREAM, Descriptor, Digest, Manifest, Reference
 
 from ._auth import CredentialStore, DockerConfigCredentials
-from ._breaker import CircuitBreaker
+from ._breaker import CircuitBreaker, remaining
 from ._config import RegistryConfig
 from ._exchange import Ask, Response, registry_detail
 from ._ssrf import Resolver
@@ -171,6 +171,10 @@ class RegistryClient:
         if data.get("schemaVersion") != 2:
             raise RegistryProtocolError(f"{ask.what}: schemaVersion is not 2")
         return content_type
+
+    def time_left(self) -> float | None:
+        """Seconds before the current request deadline (:func:`request_deadline`), None without one."""
+        return remaining()
 
     # --- manifests ----------------------------------------------------------------------------------
 

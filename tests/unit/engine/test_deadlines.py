@@ -8,6 +8,7 @@ deadline, must still get its answer.
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,11 +16,20 @@ from fastapi.testclient import TestClient
 from tests.support.faultregistry import Fault, FaultRegistry
 from tools.reviews import review, shape, with_images
 from verifier.attachments import sign_image
-from verifier.cosign import generate_signing_key, public_key_pem
+from verifier.cosign import (
+    SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING_MEDIA_TYPE,
+    attachment_tag,
+    build_signature_manifest,
+    build_simple_signing_payload,
+    generate_signing_key,
+    public_key_pem,
+)
+from verifier.crypto import sign_bytes
 from verifier.engine import Engine, Outcome
 from verifier.engine._cache import SingleFlight
 from verifier.errors import RegistryUnavailableError
-from verifier.oci import Reference
+from verifier.oci import OCI_MANIFEST, Descriptor, Digest, Reference
 from verifier.policy import compile_documents
 from verifier.registry import RegistryClient, remaining, request_deadline
 from webhook.app import create_app
@@ -124,3 +134,43 @@ def test_the_webhook_starts_with_max_entries_zero():
             assert http.get("/readyz").status_code == 200
             answer = http.post("/validate", json=review(with_images(shape("pod"), [image]))).json()["response"]
     assert answer["allowed"] is True, answer
+
+
+# --- an image cannot buy time with attachments ----------------------------------------------------------------
+
+BOGUS = 240  # 30 rounds of 8 fetches at 40 ms: longer than the 0.9 s the registry gets of a 1 s deadline
+LATENCY = 0.04
+
+
+def _sig_tag_with_bogus_layers(reg: FaultRegistry, repo: str, digest: str, good: bytes | None) -> None:
+    """The image's ``.sig`` manifest: its good signature first (when given), then BOGUS distinct payloads
+    signed by nobody, as anyone with push rights can append."""
+    ref = Reference.parse(f"{reg.host}/{repo}@{digest}")
+    layers = []
+    payloads = [good] if good is not None else []
+    payloads += [build_simple_signing_payload(ref.name, digest, {"n": str(i)}) for i in range(BOGUS)]
+    for i, payload in enumerate(payloads):
+        blob = reg.add_blob(repo, payload)
+        signature = sign_bytes(KEY, payload) if (good is not None and i == 0) else b"\x30\x06\x02\x01\x01\x02\x01\x01"
+        annotations = {SIGNATURE_ANNOTATION: base64.b64encode(signature).decode()}
+        layers.append(Descriptor(SIMPLE_SIGNING_MEDIA_TYPE, Digest.parse(blob), len(payload), annotations))
+    manifest, config = build_signature_manifest(layers)
+    reg.add_blob(repo, config)
+    reg.add_manifest(repo, manifest, OCI_MANIFEST, tag=attachment_tag(Digest.parse(digest)))
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed first, then the bogus layers"])
+async def test_many_slow_attachments_end_in_a_verdict_not_an_outage_that_on_error_allow_admits(signed):
+    with FaultRegistry() as reg:
+        digest = reg.add_image("team/app", "v1")
+        good = build_simple_signing_payload(f"{reg.host}/team/app", digest) if signed else None
+        _sig_tag_with_bogus_layers(reg, "team/app", digest, good)
+        reg.inject(Fault("hang", path="/blobs/", method="GET", times=-1, seconds=LATENCY))
+        async with RegistryClient() as client:
+            engine = Engine(_policies({"onError": "allow"}), client)
+            decision = await engine.decide(f"{reg.host}/team/app@{digest}", deadline=1.0)
+    if signed:
+        assert decision.outcome is Outcome.ALLOW, decision.reason
+    else:  # it was REGISTRY_UNAVAILABLE ("no answer within the request deadline"), which onError: allow admits
+        assert decision.outcome is Outcome.DENY and decision.code == "LIMIT_EXCEEDED", decision
+        assert "not fetched: the entries listed before it took half the time" in decision.reason
