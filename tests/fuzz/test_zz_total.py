@@ -19,6 +19,7 @@ TARGETS = {
     "thresholds": 200,
     "sbom layers": 600,
     "sbom records": 900,
+    "sbom rules documents": 600,
 }
 
 

@@ -35,6 +35,8 @@ Mode = Literal["enforce", "warn"]
 #: the rule name of a too-old SBOM finding
 AGE_RULE = "maxAge"
 _LICENSING: Licensing = get_spdx_licensing()
+#: what license-expression raises on text it cannot parse: its own errors, and IndexError for "()" or "( )"
+_PARSE_ERRORS = (ExpressionError, ValueError, IndexError, RecursionError)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
 
 
@@ -304,7 +306,7 @@ class CompiledSbomRules:
     def _licence_ok(self, expression: str) -> tuple[bool, str]:
         try:
             parsed = _LICENSING.parse(expression)
-        except (ExpressionError, ValueError, RecursionError):
+        except _PARSE_ERRORS:
             return False, "is not an SPDX expression"
         if parsed is None:
             return False, "is empty"
@@ -365,7 +367,7 @@ def _licence_set(values: object, where: str) -> frozenset[str]:
             raise ValueError(f"{where}[{i}]: not a string")
         try:
             parsed = _LICENSING.parse(value, validate=True, strict=True)
-        except (ExpressionError, ValueError) as exc:
+        except _PARSE_ERRORS as exc:
             raise ValueError(f"{where}[{i}]: {value!r} is not an SPDX licence id ({str(exc)[:120]})") from None
         if getattr(parsed, "args", None):
             raise ValueError(f"{where}[{i}]: {value!r} is an expression; list licence ids one by one")

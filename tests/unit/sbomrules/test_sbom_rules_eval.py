@@ -193,6 +193,7 @@ def test_nested_cyclonedx_components_are_read():
         (_deny("pkg:maven/g/a@1.0", None), "sbom.deny[0].purl"),
         ({"licenses": {"allow": ["MIT OR", "Apache-2.0"]}}, "sbom.licenses.allow[0]"),
         ({"licenses": {"allow": ["Not-A-Licence"]}}, "sbom.licenses.allow[0]"),
+        ({"licenses": {"allow": ["()"]}}, "sbom.licenses.allow[0]"),  # license-expression: IndexError once
         ({"licenses": {"allow": ["MIT"], "deny": ["GPL-3.0-only"]}}, "sbom.licenses"),
         ({"maxAge": "30 days"}, "sbom.maxAge"),
         ({"maxAge": "99999999999999h"}, "sbom.maxAge"),  # past a timedelta: an OverflowError once
@@ -271,3 +272,11 @@ def test_an_sbom_time_at_the_end_of_time_is_denied_and_its_bound_saturates():
         verdict = rules.evaluate(doc, now=now)
         assert verdict.denied and "a time in the future" in verdict.findings[0].message
         assert verdict.fresh_until == dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("expression", ["()", "( )", "(MIT) AND ()"])
+def test_an_empty_licence_group_is_not_an_spdx_expression(expression):
+    rules = compile_sbom_rules({"licenses": {"allow": ["MIT"]}})
+    doc = read_sbom({"bomFormat": "CycloneDX", "components": [{"name": "x", "licenses": [{"expression": expression}]}]})
+    (finding,) = rules.evaluate(doc, now=dt.datetime(2026, 12, 5, tzinfo=dt.UTC)).findings
+    assert finding.mode == "enforce" and finding.message.endswith(f"licence {expression!r} is not an SPDX expression")
