@@ -79,7 +79,8 @@ _ENTRY_ERRORS = (ManifestUnknownError, DigestMismatchError, LimitExceededError, 
 
 #: at most this many blob/manifest fetches run at once per ``discover`` call
 _CONCURRENCY = 8
-#: the share of the request's time left (when discovery begins) that may go on starting fetches of listed entries
+#: the share of its time (spent so far plus left before the deadline) discovery may spend before it starts no
+#: further fetch of a listed entry
 _ENTRY_SHARE = 0.5
 
 

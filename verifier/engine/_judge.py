@@ -37,6 +37,7 @@ from verifier.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, Digest, Reference
 from verifier.policy import CompiledAttestation, CompiledAuthority, CompiledPolicy
 from verifier.sbomrules import AGE_RULE, CompiledSbomRules, read_sbom
 from verifier.sigstore import (
+    RekorEntry,
     TrustedRoot,
     VerifiedSignature,
     check_rekor_entry_matches,
@@ -189,8 +190,6 @@ def _statement_problem(verified: VerifiedSignature, digest: Digest, predicate_ty
 
 #: one attestation candidate's verdict and its verified signing time (None: no trusted time)
 _Attested = tuple[SignatureCheck, dt.datetime | None]
-#: what keeps a legacy layer's Rekor SET from proving its time (anything at all: the time is then unknown)
-_UNPROVEN: tuple[type[Exception], ...] = (Exception,)
 
 
 def _attestation(authority: CompiledAuthority, found: Attachment, digest: Digest, predicate_type: str) -> _Attested:
@@ -255,15 +254,20 @@ def _legacy_signed_at(authority: CompiledAuthority, found: Attachment) -> dt.dat
         return None
     try:
         entry = verify_rekor_set(annotation, _root(authority))
-    except _UNPROVEN:
+    except Exception:  # anything at all: the time is then unknown, never an error
         return None
-    for named in authority.keys:
-        try:
-            check_rekor_entry_matches(entry, signature=None, payload=found.payload, public_key_or_cert=named.key)
-        except _UNPROVEN:
-            continue
+    if any(_logged_by(entry, found.payload, named) for named in authority.keys):
         return entry.integrated_at
     return None
+
+
+def _logged_by(entry: RekorEntry, payload: bytes, named: NamedKey) -> bool:
+    """Whether the log entry records ``payload`` under ``named``'s key (anything else that fails: it does not)."""
+    try:
+        check_rekor_entry_matches(entry, signature=None, payload=payload, public_key_or_cert=named.key)
+    except Exception:  # hostile material: a parser's complaint, or a bug it reaches, is a "no"
+        return False
+    return True
 
 
 def _best_reason(checks: Sequence[SignatureCheck]) -> tuple[str, str] | None:
