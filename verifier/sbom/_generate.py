@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["generate"]
 
-_TRANSPORTS = ("oci:", "oci-archive:", "docker-archive:", "dir:", "docker://")
+#: a running system's virtual file systems, left out of ``dir:`` when they are mounted at its root
+_VIRTUAL = ("proc", "sys", "dev")
 
 
 class _Image(Protocol):
@@ -103,7 +104,9 @@ def generate(
     layers: list[str] = []
     if isinstance(opened, Path):
         info = ImageInfo(opened.name or str(opened), None, source=source)
-        _walk_directory(walk, opened, source, progress)
+        skipped = _walk_directory(walk, opened, source, progress)
+        if notes is not None and skipped:
+            notes.append(f"{', '.join(skipped)}: mounted virtual file systems (a running system's), not read")
     else:
         try:
             info = opened.info
@@ -172,11 +175,14 @@ def _check_digest(stream: LayerStream, layer: Layer, by_diff_id: bool, what: str
         raise DigestMismatchError(f"{what}: content hashes to {got}")
 
 
-def _walk_directory(walk: LayerWalk, root: Path, source: str, progress: Progress | None) -> None:
-    """Every file under ``root``; symbolic links are neither followed nor read."""
+def _walk_directory(walk: LayerWalk, root: Path, source: str, progress: Progress | None) -> list[str]:
+    """Every file under ``root``; symbolic links are neither followed nor read. A running system's ``proc``,
+    ``sys`` and ``dev`` (mount points at the root: ``dir:/``) are not walked, as syft leaves them too; in an
+    unpacked root file system they are plain directories and are read. Returns those left out."""
     walk.begin_directory()
     if progress is not None:
         progress(f"reading {root}", 0, 0)
+    skipped = [name for name in _VIRTUAL if os.path.ismount(root / name)]
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -191,12 +197,14 @@ def _walk_directory(walk: LayerWalk, root: Path, source: str, progress: Progress
             except OSError:
                 continue
             if stat.S_ISDIR(info.st_mode):
-                stack.append(Path(entry.path))
+                if directory != root or entry.name not in skipped:
+                    stack.append(Path(entry.path))
                 continue
             rel = normalise(os.path.relpath(entry.path, root))
             if not rel:
                 continue
             walk.file(rel, info.st_size, info.st_mode, _reader(Path(entry.path), info.st_size, source), source)
+    return skipped
 
 
 def _reader(path: Path, size: int, source: str) -> Callable[[int], bytes]:

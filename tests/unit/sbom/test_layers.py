@@ -109,6 +109,23 @@ def test_dir_source_does_not_follow_symlinks_or_loop(tmp_path):
     assert generate(f"dir:{rootfs}").packages == []
 
 
+@pytest.mark.parametrize("mounted", [False, True], ids=["an unpacked root's plain dirs", "a running system's mounts"])
+def test_dir_source_leaves_out_proc_sys_dev_only_when_they_are_mounts(tmp_path, monkeypatch, mounted):
+    rootfs = tmp_path / "rootfs"
+    for top in ("proc", "sys", "dev", "usr"):
+        (rootfs / top / SITE).mkdir(parents=True)
+        (rootfs / top / SITE / f"in-{top}-1.dist-info").mkdir()
+        (rootfs / top / SITE / f"in-{top}-1.dist-info" / "METADATA").write_bytes(dist(f"in-{top}", "1"))
+    real = os.path.ismount
+    virtual = {str(rootfs / name) for name in ("proc", "sys", "dev")} if mounted else set()
+    monkeypatch.setattr(os.path, "ismount", lambda path: str(path) in virtual or real(path))
+    notes: list[str] = []
+    sbom = generate(f"dir:{rootfs}", notes=notes)
+    kept = ["usr"] if mounted else ["dev", "proc", "sys", "usr"]
+    assert [p.purl for p in sbom.packages] == [f"pkg:pypi/in-{top}@1" for top in kept]
+    assert notes == (["proc, sys, dev: mounted virtual file systems (a running system's), not read"] if mounted else [])
+
+
 def _index_layout(tmp_path: Path, platforms: list[str]) -> Path:
     blobs: dict[str, bytes] = {}
     children = []
