@@ -20,6 +20,7 @@ TARGETS = {
     "sbom layers": 600,
     "sbom records": 900,
     "sbom rules documents": 600,
+    "audit manifests": 500,
 }
 
 

@@ -37,9 +37,8 @@ def _result(f: Finding, timestamp: dict[str, int]) -> dict[str, Any]:
                   "sealgateSeverity": f.severity.label}
     if f.digest:
         properties["digest"] = f.digest
-    for key, value in f.evidence.items():
-        properties[key] = value if isinstance(value, str) else ",".join(map(str, value)) if isinstance(
-            value, list) else str(value)
+    for key, value in f.evidence.items():  # plain strings: a reason code is a str subclass YAML cannot write
+        properties[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     result: dict[str, Any] = {
         "source": "sealgate",
         "policy": f"sealgate-{f.rule_info.name}",

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from verifier.audit import AuditReport, ClusterSummary, Finding, Severity, Workload, render, report_exit_code
+from verifier.audit import FORMATS, AuditReport, ClusterSummary, Finding, Severity, Workload, render, report_exit_code
 from verifier.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -180,3 +180,24 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     assert code == 0 and (b"manifests: checking images" in seen or b"manifests: listing" in seen)
     code, seen = _stderr_on_a_terminal([*argv, "--quiet"], env)
     assert code == 0 and seen == b""
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_a_real_audit_through_the_cli(tmp_path, fmt):
+    """Reason codes reach the reports as findings' evidence: PolicyReport YAML could not write them (a str
+    subclass), so `--output policyreport` was an internal error on any finding carrying one."""
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n      - {name: web, image: registry.example.com/team/web:1.2}\n"
+    )
+    out = tmp_path / "report"
+    assert main(["audit", "--from-file", str(manifest), "--output", fmt, "-o", str(out), "--fail-on", "never"]) == 0
+    text = out.read_text()
+    if fmt == "policyreport":
+        (cluster, shop) = yaml.safe_load_all(text)
+        assert shop["kind"] == "PolicyReport" and shop["summary"]["fail"] == 2
+        assert {r["properties"].get("code") for r in shop["results"]} >= {"NO_MATCH"}
+    elif fmt in ("json", "sarif"):
+        json.loads(text)
+    assert "registry.example.com/team/web:1.2" in text
