@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 
@@ -99,3 +100,36 @@ def resolver(table: Mapping[str, Sequence[str]]) -> Callable[[str], Awaitable[li
         return [ipaddress.ip_address(a) for a in table[host]]
 
     return resolve
+
+
+def json_paths(node: object, at: tuple[object, ...] = (), *, per_list: int = 40) -> list[tuple[object, ...]]:
+    """Every path to a value in a JSON document (keys and list indices; the first ``per_list`` items of a list)."""
+    found = [at] if at else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += json_paths(value, (*at, key), per_list=per_list)
+    elif isinstance(node, list):
+        for i, value in enumerate(node[:per_list]):
+            found += json_paths(value, (*at, i), per_list=per_list)
+    return found
+
+
+def swap_values(
+    doc: object,
+    paths: Sequence[tuple[object, ...]],
+    swaps: Sequence[tuple[int, object]],
+    keep: Callable[[tuple[object, ...]], bool] = lambda path: False,
+) -> None:
+    """Put each swap's value at ``paths[i % len(paths)]`` in ``doc`` (in place), except where ``keep`` says not
+    to; a path an earlier swap cut (its parent replaced by a value) is skipped."""
+    for at, value in swaps:
+        path = paths[at % len(paths)]
+        if keep(path):
+            continue
+        target: Any = doc
+        try:
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz._support import examples
+from tests.fuzz._support import examples, json_paths, swap_values
 from tests.fuzz.conftest import COUNTS
 from verifier.audit import FORMATS
 from verifier.cli import main
@@ -39,33 +39,13 @@ NASTY: list[Any] = [
 ]  # fmt: skip
 
 
-def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [at] if at else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*at, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node[:20]):
-            found += _paths(value, (*at, i))
-    return found
-
-
-PATHS = [_paths(base) for base in BASES]
+PATHS = [json_paths(base, per_list=20) for base in BASES]
 
 
 def _hostile(index: int, swaps: list[tuple[int, Any]]) -> dict[str, Any]:
-    obj: Any = json.loads(json.dumps(BASES[index]))
-    paths = PATHS[index]
-    for at, value in swaps:
-        target = obj
-        path = paths[at % len(paths)]
-        try:
-            for step in path[:-1]:
-                target = target[step]
-            target[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier swap replaced what this path went through
-    return obj  # type: ignore[no-any-return]
+    obj: dict[str, Any] = json.loads(json.dumps(BASES[index]))
+    swap_values(obj, PATHS[index], swaps)
+    return obj
 
 
 def _parsed(fmt: str, text: str) -> None:

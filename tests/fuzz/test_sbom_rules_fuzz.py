@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz._support import examples
+from tests.fuzz._support import examples, json_paths, swap_values
 from tests.fuzz.conftest import COUNTS
 from verifier.sbomrules import SbomInvalidError, compile_sbom_rules, read_sbom
 
@@ -62,17 +62,6 @@ def _load(name: str) -> dict[str, Any]:
 BASES = {name: _load(name) for name in ("sealgate.cdx.json.gz", "syft-1.18.1.cdx.json", "trivy-0.76.0.spdx.json")}
 
 
-def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [at] if at else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*at, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node[:40]):
-            found += _paths(value, (*at, i))
-    return found
-
-
 def _with_denied_head(doc: dict[str, Any]) -> tuple[dict[str, Any], str]:
     doc = json.loads(json.dumps(doc))
     key = "components" if "components" in doc else "packages"
@@ -80,7 +69,7 @@ def _with_denied_head(doc: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return doc, key
 
 
-PATHS = {name: _paths(_with_denied_head(doc)[0]) for name, doc in BASES.items()}
+PATHS = {name: json_paths(_with_denied_head(doc)[0]) for name, doc in BASES.items()}
 
 
 def test_hostile_sbom_documents_end_in_a_verdict_and_never_hide_a_denied_component() -> None:
@@ -94,18 +83,8 @@ def test_hostile_sbom_documents_end_in_a_verdict_and_never_hide_a_denied_compone
         nonlocal count, denied
         count += 1
         doc, key = _with_denied_head(BASES[name])
-        paths = PATHS[name]
-        for at, value in swaps:
-            path = paths[at % len(paths)]
-            if path[:2] == (key, 0) or path == (key,):
-                continue  # the denied component and its list are left as they are
-            target: Any = doc
-            try:
-                for step in path[:-1]:
-                    target = target[step]
-                target[path[-1]] = value
-            except (KeyError, IndexError, TypeError):
-                continue  # an earlier swap replaced what this path went through
+        # the denied component and its list are left as they are
+        swap_values(doc, PATHS[name], swaps, keep=lambda path: path[:2] == (key, 0) or path == (key,))
         try:
             document = read_sbom(doc)
         except SbomInvalidError:
