@@ -6,6 +6,7 @@ ports by :class:`Routing`, and the classes the SSRF guard sees for them come fro
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import socket
@@ -130,6 +131,6 @@ def swap_values(
         try:
             for step in path[:-1]:
                 target = target[step]
-            target[path[-1]] = value
+            target[path[-1]] = copy.deepcopy(value)  # a shared list or dict could end up inside itself
         except (KeyError, IndexError, TypeError):
             continue

@@ -13,6 +13,9 @@ from ._model import AuditReport, Severity
 
 __all__ = ["render_table"]
 
+#: widest a name column (cluster, namespace, workload, container) grows before its text wraps
+_NAME_WIDTH = 40
+
 _STYLE = {
     Severity.CRITICAL: "bold white on red",
     Severity.HIGH: "bold red",
@@ -39,11 +42,10 @@ def render_table(report: AuditReport, *, color: bool = False, width: int | None 
     table = Table(show_lines=False, header_style="bold", expand=False)
     table.add_column("SEVERITY", no_wrap=True)
     table.add_column("RULE", no_wrap=True)
-    if many:
-        table.add_column("CLUSTER", no_wrap=True)
-    table.add_column("NAMESPACE", no_wrap=True)
-    table.add_column("WORKLOAD", no_wrap=True)
-    table.add_column("CONTAINER", no_wrap=True)
+    # names come from the cluster (whoever owns a workload writes them): a long one wraps in its column rather
+    # than squeezing every other column, and so every other row, out of the table
+    for header in (["CLUSTER"] if many else []) + ["NAMESPACE", "WORKLOAD", "CONTAINER"]:
+        table.add_column(header, overflow="fold", max_width=_NAME_WIDTH)
     table.add_column("IMAGE", overflow="fold")
     table.add_column("FINDING", overflow="fold")
     for f in sorted(report.findings, key=lambda f: f.sort_key()):

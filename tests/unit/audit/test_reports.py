@@ -201,3 +201,17 @@ def test_every_format_renders_a_real_audit_through_the_cli(tmp_path, fmt):
     elif fmt in ("json", "sarif"):
         json.loads(text)
     assert "registry.example.com/team/web:1.2" in text
+
+
+def test_a_very_long_name_wraps_in_its_column_and_hides_no_other_row():
+    """Names come from whoever owns a workload: one of 3,000 characters, unwrapped, squeezed the other columns
+    to nothing and every other row's workload out of the table."""
+    report = _report()
+    long = Finding("SG001", Severity.MEDIUM, "prod", "n" * 300, Workload("Deployment", "w" * 3000), "c" * 500,
+                   "containers", "reg.test/long:v1", "tag not digest", None, {"tag": "v1"})  # fmt: skip
+    wide = AuditReport(report.generated_at, report.version, report.clusters, [*report.findings, long], images=3,
+                       digests=2, policies=report.policies)  # fmt: skip
+    text = render(wide, "table")
+    for expected in ("Deployment/web", "CronJob/report", "reg.test/report:v1", "tag <b>not</b> digest"):
+        assert expected in text, expected
+    assert max(len(line) for line in text.splitlines()) <= 160
