@@ -35,6 +35,9 @@ class SbomComponent:
     purl: Purl | None
     #: the SPDX licence expression the component states (None: it states none)
     licenses: str | None
+    #: the distribution itself (CycloneDX ``type: operating-system``, SPDX ``primaryPackagePurpose:
+    #: OPERATING-SYSTEM``), which sealgate, syft and Trivy list beside its packages: no licence rule is about it
+    operating_system: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +182,7 @@ def _cyclonedx(
                 _text(item.get("version"), where, "version"),
                 _purl(item.get("purl"), where, cap),
                 licences(_cyclonedx_licenses(item.get("licenses"), where), where),
+                operating_system=item.get("type") == "operating-system",
             )
             nested = item.get("components")
             if nested is not None:
@@ -217,4 +221,5 @@ def _spdx(doc: Mapping[str, Any], limit: int, cap: int, licences: _Licences) -> 
             _text(package.get("versionInfo"), where, "versionInfo"),
             purl,
             licences(licence, where),
+            operating_system=package.get("primaryPackagePurpose") == "OPERATING-SYSTEM",
         )

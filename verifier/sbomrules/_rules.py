@@ -257,7 +257,8 @@ class CompiledSbomRules:
                         message = f"SBOM component {_display(component)} states no version, so {scope} "
                         message += "cannot rule it out"
                     found.append(SbomFinding(rule.match.rule, rule.mode, message, _display(component)))
-        if self.allow_licences is not None or self.deny_licences is not None or self.unknown != "allow":
+        licence_rules = self.allow_licences is not None or self.deny_licences is not None or self.unknown != "allow"
+        if licence_rules and not component.operating_system:
             found += self._licence(component, licences)
         return found
 

@@ -177,3 +177,13 @@ def test_pypi_names_match_by_pep_503(name):
     assert _denied(name, {"deny": [rule]}) == [
         'SBOM component pkg:pypi/typing-extensions@4.12.2 is denied by rule "te" (vers:pypi/<=4.12.2)'
     ]
+
+
+@pytest.mark.parametrize("name", [*FILES, "sealgate.cdx.json.gz"])
+def test_the_distribution_component_is_no_package_for_licence_rules(name):
+    """Every tool lists the distribution beside its packages (CycloneDX type operating-system, SPDX purpose
+    OPERATING-SYSTEM), stating no licence: `unknown: deny` denied every SBOM for it."""
+    distros = [c for c in _read(name).components if c.operating_system]
+    assert [(c.name, c.purl) for c in distros] == ([] if name == "syft-1.18.1.spdx.json.gz" else [("debian", None)])
+    findings = _denied(name, {"licenses": {"allow": ["MIT"], "unknown": "deny"}})
+    assert findings and not any("component debian@" in f or "component debian " in f for f in findings)
